@@ -1,5 +1,6 @@
 //! `api`: configuration, telemetry, serve. Everything else is in the library.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use api::config::Config;
@@ -24,6 +25,7 @@ async fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -38,12 +40,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let addr = listener.local_addr().unwrap_or(settings.addr);
     tracing::info!(
-        addr = %settings.addr,
         issuer = %settings.validation.issuer,
         audience = %settings.validation.audience,
-        "API listening on http://{}",
-        settings.addr
+        "API listening on http://{addr}"
     );
     match api::serve(listener, settings, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -156,6 +156,9 @@ impl TokenValidator {
             ErrorKind::InvalidAlgorithm => {
                 "The access token is not signed with RS256, the only algorithm this API accepts.".to_owned()
             }
+            ErrorKind::Json(_) => {
+                "The access token's claims are not those of an access token: it needs iss, sub and aud (a string or an array of strings), a numeric exp, and scope as one space-delimited string.".to_owned()
+            }
             _ => "The access token is malformed: it is not a JWT this API can read.".to_owned(),
         };
         AuthError::InvalidToken(message)
