@@ -1,1 +1,155 @@
-fn main() {}
+//! The project's developer commands, so that a fresh clone needs nothing but cargo:
+//!
+//! - `cargo xtask run`  — runs the app against the configured tenant (`.env` or environment);
+//! - `cargo xtask test` — every check CI runs: formatting, clippy, all tests.
+//!
+//! Each installs what it needs first. Plain std only: this crate is built before anything
+//! else, on every call, so it must compile in seconds.
+
+use std::env;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(),
+        Some("help" | "-h" | "--help") | None => {
+            print_usage();
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command {other:?}; try `cargo xtask help`")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_usage() {
+    println!(
+        "cargo xtask <command>\n\n\
+         \x20 run   run the API (release build) against the tenant in .env or the environment\n\
+         \x20 test  formatting, clippy (-D warnings) and every test, as CI runs them"
+    );
+}
+
+/// The workspace root: xtask lives one level below it.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits inside the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// Runs `command`, echoing it, and fails with its name if it fails.
+fn step(what: &str, command: &mut Command) -> Result<(), String> {
+    println!("==> {what}");
+    let status = command
+        .status()
+        .map_err(|e| format!("{what}: cannot start {:?}: {e}", command.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+/// rustfmt and clippy come with rustup's default profile, but not with every install.
+fn ensure_rust_components() -> Result<(), String> {
+    let have = |tool: &str| {
+        cargo()
+            .args([tool, "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if have("fmt") && have("clippy") {
+        return Ok(());
+    }
+    step(
+        "installing rustfmt and clippy",
+        Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]),
+    )
+}
+
+fn test() -> Result<(), String> {
+    ensure_rust_components()?;
+    step(
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--", "--check"]),
+    )?;
+    step(
+        "cargo clippy -D warnings",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    cargo_test(&["--workspace", "--all-targets", "--locked"])?;
+    println!("==> all checks passed");
+    Ok(())
+}
+
+/// `cargo test`, streamed as it runs, closed by one line that adds up every binary's
+/// results (cargo itself ends on the last binary's, which may have no tests at all).
+fn cargo_test(args: &[&str]) -> Result<(), String> {
+    println!("==> cargo test {}", args.join(" "));
+    let mut child = cargo()
+        .arg("test")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start cargo test: {e}"))?;
+    let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
+    let stdout = child.stdout.take().expect("stdout is piped");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("reading cargo test's output: {e}"))?;
+        println!("{line}");
+        if let Some(summary) = line.strip_prefix("test result: ") {
+            passed += count(summary, "passed");
+            failed += count(summary, "failed");
+            ignored += count(summary, "ignored");
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
+    println!("tests: {passed} passed, {failed} failed, {ignored} skipped");
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo test failed ({status})"))
+    }
+}
+
+/// The number before `word` in a summary like `ok. 26 passed; 0 failed; 0 ignored; ...`.
+fn count(summary: &str, word: &str) -> u64 {
+    summary
+        .split([';', '.'])
+        .filter_map(|part| part.trim().strip_suffix(word))
+        .find_map(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn run(extra: &[String]) -> Result<(), String> {
+    step(
+        "running the API (Ctrl-C to stop)",
+        cargo()
+            .args(["run", "--release", "--locked", "--package", "api", "--"])
+            .args(extra),
+    )
+}
