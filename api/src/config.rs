@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 use clap::Parser;
+use shared::{AuthConfig, LOGIN_SCOPE};
 use url::Url;
 
 use crate::auth::{JwksSettings, ValidationSettings};
@@ -69,6 +70,25 @@ pub struct Settings {
     pub client_id: Option<String>,
     pub validation: ValidationSettings,
     pub jwks: JwksSettings,
+}
+
+impl Settings {
+    /// What the SPA needs to log in against the tenant this API trusts.
+    pub fn auth_config(&self) -> Option<AuthConfig> {
+        let issuer = Url::parse(&self.validation.issuer).ok()?;
+        let host = issuer.host_str()?;
+        let domain = match issuer.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        Some(AuthConfig {
+            domain,
+            issuer: self.validation.issuer.clone(),
+            client_id: self.client_id.clone()?,
+            audience: self.validation.audience.clone(),
+            scope: LOGIN_SCOPE.to_owned(),
+        })
+    }
 }
 
 /// A configuration mistake, worded as what to set, with an example.

@@ -18,7 +18,7 @@ use axum::http::header::{
 };
 use axum::http::{HeaderValue, Method, Request, StatusCode};
 use axum::response::IntoResponse;
-use shared::ErrorBody;
+use shared::{AuthConfig, ErrorBody};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -33,6 +33,8 @@ use crate::config::Settings;
 #[derive(Clone)]
 pub struct AppState {
     pub validator: Arc<TokenValidator>,
+    /// The SPA's login settings; `None` when the API has no client ID to hand out.
+    pub auth_config: Option<Arc<AuthConfig>>,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
         );
         Self {
             validator: Arc::new(validator),
+            auth_config: settings.auth_config().map(Arc::new),
         }
     }
 }
@@ -68,6 +71,7 @@ pub fn app(state: AppState, allowed_origins: Vec<HeaderValue>) -> Router {
     Router::new()
         .merge(routes::messages::router())
         .merge(routes::health::router())
+        .merge(routes::auth_config::router())
         .fallback(not_found)
         .with_state(state)
         .layer(cors)

@@ -6,6 +6,23 @@ use serde::{Deserialize, Serialize};
 /// The scope `/api/private-scoped` asks for, as the quickstart defines it.
 pub const READ_MESSAGES: &str = "read:messages";
 
+/// The scopes the SPA asks for at login.
+pub const LOGIN_SCOPE: &str = "openid profile read:messages";
+
+/// What the SPA needs to log in, served by the API at `/auth_config.json` from the same
+/// settings it validates tokens with, so the two can never disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthConfig {
+    /// The tenant's domain (host and port), as Auth0's samples call it.
+    pub domain: String,
+    /// The issuer URL, ending in `/`: `/authorize`, `/v2/logout` and the JWKS live under it.
+    pub issuer: String,
+    pub client_id: String,
+    pub audience: String,
+    pub scope: String,
+}
+
 /// A successful answer of the API: `{"message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -45,6 +62,20 @@ mod tests {
             json,
             r#"{"message":"Hello from a public endpoint! You don't need to be authenticated to see this."}"#
         );
+    }
+
+    #[test]
+    fn auth_config_uses_the_samples_camel_case() {
+        let config = AuthConfig {
+            domain: "example.us.auth0.com".into(),
+            issuer: "https://example.us.auth0.com/".into(),
+            client_id: "abc".into(),
+            audience: "https://quickstarts/api".into(),
+            scope: LOGIN_SCOPE.into(),
+        };
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["clientId"], "abc");
+        assert_eq!(json["scope"], "openid profile read:messages");
     }
 
     #[test]

@@ -1,0 +1,61 @@
+//! `/.well-known/openid-configuration` and `/.well-known/jwks.json`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+
+use crate::{DevTenant, JwksBehaviour, lock};
+
+pub fn router() -> Router<DevTenant> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
+        .route("/.well-known/jwks.json", get(jwks))
+}
+
+async fn openid_configuration(State(tenant): State<DevTenant>) -> Json<Value> {
+    let issuer = tenant.issuer();
+    let mut scopes = vec!["openid", "profile", "email", "offline_access"];
+    scopes.extend(tenant.config().api.scopes.iter().map(|s| s.value.as_str()));
+    Json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}authorize"),
+        "token_endpoint": format!("{issuer}oauth/token"),
+        "userinfo_endpoint": format!("{issuer}userinfo"),
+        "jwks_uri": format!("{issuer}.well-known/jwks.json"),
+        "end_session_endpoint": format!("{issuer}v2/logout"),
+        "scopes_supported": scopes,
+        "response_types_supported": ["code", "token", "id_token", "token id_token"],
+        "response_modes_supported": ["query", "fragment", "web_message"],
+        "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["aud", "auth_time", "email", "email_verified", "exp", "iat", "iss", "name", "nickname", "nonce", "picture", "sub", "updated_at"],
+        "request_uri_parameter_supported": false,
+    }))
+}
+
+async fn jwks(State(tenant): State<DevTenant>) -> Response {
+    tenant.inner.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    let delay = *lock(&tenant.inner.jwks_delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let behaviour = lock(&tenant.inner.jwks_behaviour).clone();
+    match behaviour {
+        JwksBehaviour::Normal => Json(tenant.keys().published()).into_response(),
+        JwksBehaviour::Status(code) => StatusCode::from_u16(code)
+            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+            .into_response(),
+        JwksBehaviour::Garbage => "<html>not a key set</html>".into_response(),
+        JwksBehaviour::Publish(value) => Json(value).into_response(),
+    }
+}

@@ -1,0 +1,134 @@
+//! `devtenant`: the development tenant's binary.
+//!
+//! - `devtenant serve` (the default) serves the tenant;
+//! - `devtenant env` prints the settings the API and the SPA take from it;
+//! - `devtenant rotate-key` / `devtenant revoke-keys` rotate the signing key as Auth0 does.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use devtenant::{DevTenant, KeyFile, TenantConfig};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "devtenant",
+    about = "A local, Auth0-compatible development tenant. For development and tests only."
+)]
+struct Cli {
+    /// The tenant's configuration (TOML); the built-in one when not given.
+    #[arg(long, env = "DEVTENANT_CONFIG", global = true)]
+    config: Option<PathBuf>,
+
+    /// Where the signing keys are kept between runs (git ignores it).
+    #[arg(
+        long,
+        env = "DEVTENANT_DATA_DIR",
+        default_value = ".devtenant",
+        global = true
+    )]
+    data_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the tenant (the default).
+    Serve,
+    /// Print AUTH0_ISSUER, AUTH0_AUDIENCE and AUTH0_CLIENT_ID for the API and the SPA.
+    Env,
+    /// Make a new signing key; the previous one stays published until `revoke-keys`.
+    RotateKey,
+    /// Stop publishing the previous signing keys: tokens they signed stop verifying.
+    RevokeKeys,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match &cli.config {
+        Some(path) => TenantConfig::load(path),
+        None => Ok(TenantConfig::builtin()),
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: the tenant configuration is not usable: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config, cli.data_dir),
+        Command::Env => {
+            println!("AUTH0_ISSUER={}", config.issuer());
+            println!("AUTH0_AUDIENCE={}", config.api.identifier);
+            println!("AUTH0_CLIENT_ID={}", config.spa().client_id);
+            Ok(())
+        }
+        Command::RotateKey => change_keys(&cli.data_dir, |ring| {
+            let kid = ring.rotate().kid().to_owned();
+            format!(
+                "new signing key {kid}; previous keys stay published until `devtenant revoke-keys`"
+            )
+        }),
+        Command::RevokeKeys => change_keys(&cli.data_dir, |ring| {
+            let revoked = ring.revoke_previous();
+            format!("revoked {revoked:?}; tokens they signed no longer verify")
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn change_keys(
+    data_dir: &std::path::Path,
+    change: impl FnOnce(&mut devtenant::KeyRing) -> String,
+) -> Result<(), String> {
+    let file = KeyFile::in_dir(data_dir);
+    let mut ring = file.load_or_create()?;
+    let said = change(&mut ring);
+    file.save(&ring)?;
+    println!("{said} (a running tenant picks this up at once)");
+    Ok(())
+}
+
+#[tokio::main]
+async fn serve(config: TenantConfig, data_dir: PathBuf) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let listen = config.tenant.listen;
+    let tenant = DevTenant::with_key_file(config, &data_dir)?;
+    let listener = TcpListener::bind(listen).await.map_err(|e| {
+        format!("cannot listen on {listen} ({e}): change tenant.listen in the tenant configuration")
+    })?;
+    let users: Vec<String> = tenant
+        .config()
+        .users
+        .iter()
+        .map(|u| format!("{} / {}", u.email, u.password))
+        .collect();
+    println!(
+        "Development tenant (not Auth0, for development only) at {} — demo users: {}",
+        tenant.issuer(),
+        users.join(", ")
+    );
+    tenant
+        .serve(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("the tenant stopped: {e}"))
+}
