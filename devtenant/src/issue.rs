@@ -230,7 +230,7 @@ mod tests {
         // RFC 7636 Appendix B.
         assert_eq!(
             s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGKSsw96ww"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         // Left half of SHA-256, as computed independently with Python's hashlib.
         assert_eq!(
