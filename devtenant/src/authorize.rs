@@ -92,36 +92,46 @@ fn oauth_error(error: &'static str, description: impl Into<String>) -> Authorize
     }
 }
 
-/// The client and callback, or the error page: never a redirect to an unchecked URL.
+/// Why a request cannot even be answered with a redirect: shown as an error page.
+pub struct UntrustedClient {
+    title: &'static str,
+    detail: String,
+}
+
+impl UntrustedClient {
+    fn page(&self) -> Response {
+        pages::error_page(StatusCode::BAD_REQUEST, self.title, &self.detail)
+    }
+}
+
+/// The client and callback, or why not: never a redirect to an unchecked URL.
 fn trusted_client<'a>(
     tenant: &'a DevTenant,
     params: &AuthorizeParams,
-) -> Result<&'a Application, Response> {
+) -> Result<&'a Application, UntrustedClient> {
     let config = tenant.config();
     let Some(client_id) = params.client_id.as_deref().filter(|c| !c.is_empty()) else {
-        return Err(pages::error_page(
-            StatusCode::BAD_REQUEST,
-            "Missing required parameter: client_id",
-            "The app did not say who it is. Check the client ID it sends to /authorize.",
-        ));
+        return Err(UntrustedClient {
+            title: "Missing required parameter: client_id",
+            detail: "The app did not say who it is. Check the client ID it sends to /authorize."
+                .into(),
+        });
     };
     let Some(app) = config.application(client_id) else {
-        return Err(pages::error_page(
-            StatusCode::BAD_REQUEST,
-            "Unknown client",
-            &format!("No application has the client ID {client_id:?} on this tenant."),
-        ));
+        return Err(UntrustedClient {
+            title: "Unknown client",
+            detail: format!("No application has the client ID {client_id:?} on this tenant."),
+        });
     };
     let redirect_uri = params.redirect_uri.as_deref().unwrap_or_default();
     if !app.allows_callback(redirect_uri) {
-        return Err(pages::error_page(
-            StatusCode::BAD_REQUEST,
-            "Callback URL mismatch",
-            &format!(
+        return Err(UntrustedClient {
+            title: "Callback URL mismatch",
+            detail: format!(
                 "The redirect_uri {redirect_uri:?} is not in the list of allowed callback URLs of {}. Add it to the application's callbacks in the tenant configuration.",
                 app.name
             ),
-        ));
+        });
     }
     Ok(app)
 }
@@ -315,7 +325,7 @@ async fn authorize(
 ) -> Response {
     let app = match trusted_client(&tenant, &params) {
         Ok(app) => app,
-        Err(page) => return page,
+        Err(untrusted) => return untrusted.page(),
     };
     let request = match AuthorizationRequest::check(&tenant, app, &params) {
         Ok(request) => request,
