@@ -28,7 +28,7 @@ async fn assert_invalid_token(app: &TestApp, token: &str, words: &str) {
 
 #[tokio::test]
 async fn public_returns_its_message_without_a_token() {
-    let (app, _jwks) = spawn_app().await;
+    let (app, _tenant) = spawn_app().await;
     assert_eq!(
         message_of(app.get("/api/public", None).await).await,
         Message::PUBLIC
@@ -37,14 +37,14 @@ async fn public_returns_its_message_without_a_token() {
 
 #[tokio::test]
 async fn healthz_returns_200() {
-    let (app, _jwks) = spawn_app().await;
+    let (app, _tenant) = spawn_app().await;
     assert_eq!(app.get("/healthz", None).await.status(), 200);
 }
 
 #[tokio::test]
 async fn private_returns_200_with_a_valid_token() {
-    let (app, jwks) = spawn_app().await;
-    let token = KEY.token(&claims(&jwks.issuer()));
+    let (app, tenant) = spawn_app().await;
+    let token = KEY.sign(&claims(tenant.issuer()));
     assert_eq!(
         message_of(app.get("/api/private", Some(&token)).await).await,
         Message::PRIVATE
@@ -53,8 +53,8 @@ async fn private_returns_200_with_a_valid_token() {
 
 #[tokio::test]
 async fn private_scoped_returns_200_with_read_messages() {
-    let (app, jwks) = spawn_app().await;
-    let token = KEY.token(&claims(&jwks.issuer()));
+    let (app, tenant) = spawn_app().await;
+    let token = KEY.sign(&claims(tenant.issuer()));
     assert_eq!(
         message_of(app.get("/api/private-scoped", Some(&token)).await).await,
         Message::PRIVATE_SCOPED
@@ -63,9 +63,9 @@ async fn private_scoped_returns_200_with_read_messages() {
 
 #[tokio::test]
 async fn private_scoped_returns_200_with_the_rbac_permission() {
-    let (app, jwks) = spawn_app().await;
-    let token = KEY.token(&claims_with(
-        &jwks.issuer(),
+    let (app, tenant) = spawn_app().await;
+    let token = KEY.sign(&claims_with(
+        tenant.issuer(),
         &[
             ("scope", json!("openid profile")),
             ("permissions", json!(["read:messages"])),
@@ -79,9 +79,9 @@ async fn private_scoped_returns_200_with_the_rbac_permission() {
 
 #[tokio::test]
 async fn private_scoped_returns_403_without_read_messages() {
-    let (app, jwks) = spawn_app().await;
+    let (app, tenant) = spawn_app().await;
     for scope in ["openid profile", "read:messages:all", "Read:Messages", ""] {
-        let token = KEY.token(&claims_with(&jwks.issuer(), &[("scope", json!(scope))]));
+        let token = KEY.sign(&claims_with(tenant.issuer(), &[("scope", json!(scope))]));
         let answer = error_answer(app.get("/api/private-scoped", Some(&token)).await).await;
         assert_eq!(answer.status, 403, "{scope}");
         assert_eq!(answer.body.error, "insufficient_scope");
@@ -99,9 +99,9 @@ async fn private_scoped_returns_403_without_read_messages() {
 
 #[tokio::test]
 async fn private_scoped_returns_401_not_403_for_an_invalid_token() {
-    let (app, jwks) = spawn_app().await;
-    let expired = KEY.token(&claims_with(
-        &jwks.issuer(),
+    let (app, tenant) = spawn_app().await;
+    let expired = KEY.sign(&claims_with(
+        tenant.issuer(),
         &[("exp", json!(now() - 3600)), ("scope", json!("openid"))],
     ));
     let answer = error_answer(app.get("/api/private-scoped", Some(&expired)).await).await;
@@ -111,7 +111,7 @@ async fn private_scoped_returns_401_not_403_for_an_invalid_token() {
 
 #[tokio::test]
 async fn no_token_gets_a_bare_bearer_challenge() {
-    let (app, _jwks) = spawn_app().await;
+    let (app, _tenant) = spawn_app().await;
     for path in ["/api/private", "/api/private-scoped"] {
         let answer = error_answer(app.get(path, None).await).await;
         assert_eq!(answer.status, 401);
@@ -122,8 +122,8 @@ async fn no_token_gets_a_bare_bearer_challenge() {
 
 #[tokio::test]
 async fn tokens_are_taken_only_from_the_authorization_header() {
-    let (app, jwks) = spawn_app().await;
-    let token = KEY.token(&claims(&jwks.issuer()));
+    let (app, tenant) = spawn_app().await;
+    let token = KEY.sign(&claims(tenant.issuer()));
     let in_query = app
         .client
         .get(format!("{}/api/private?access_token={token}", app.base))
@@ -154,8 +154,8 @@ async fn tokens_are_taken_only_from_the_authorization_header() {
 
 #[tokio::test]
 async fn scheme_is_case_insensitive_and_other_schemes_are_not_credentials() {
-    let (app, jwks) = spawn_app().await;
-    let token = KEY.token(&claims(&jwks.issuer()));
+    let (app, tenant) = spawn_app().await;
+    let token = KEY.sign(&claims(tenant.issuer()));
     let send = |value: String| {
         app.client
             .get(format!("{}/api/private", app.base))
@@ -171,8 +171,8 @@ async fn scheme_is_case_insensitive_and_other_schemes_are_not_credentials() {
 
 #[tokio::test]
 async fn two_authorization_headers_are_a_bad_request() {
-    let (app, jwks) = spawn_app().await;
-    let token = KEY.token(&claims(&jwks.issuer()));
+    let (app, tenant) = spawn_app().await;
+    let token = KEY.sign(&claims(tenant.issuer()));
     let response = app
         .client
         .get(format!("{}/api/private", app.base))
@@ -194,44 +194,44 @@ async fn two_authorization_headers_are_a_bad_request() {
 
 #[tokio::test]
 async fn expired_token_is_refused_but_leeway_is_honoured() {
-    let (app, jwks) = spawn_app().await;
-    let iss = jwks.issuer();
-    let expired = KEY.token(&claims_with(&iss, &[("exp", json!(now() - 60))]));
+    let (app, tenant) = spawn_app().await;
+    let iss = tenant.issuer().to_owned();
+    let expired = KEY.sign(&claims_with(&iss, &[("exp", json!(now() - 60))]));
     assert_invalid_token(&app, &expired, "expired").await;
     // Expired 2 s ago, within the 5 s leeway.
-    let skewed = KEY.token(&claims_with(&iss, &[("exp", json!(now() - 2))]));
+    let skewed = KEY.sign(&claims_with(&iss, &[("exp", json!(now() - 2))]));
     assert_eq!(app.get("/api/private", Some(&skewed)).await.status(), 200);
 }
 
 #[tokio::test]
 async fn token_not_yet_valid_is_refused() {
-    let (app, jwks) = spawn_app().await;
-    let iss = jwks.issuer();
-    let future = KEY.token(&claims_with(&iss, &[("nbf", json!(now() + 600))]));
+    let (app, tenant) = spawn_app().await;
+    let iss = tenant.issuer().to_owned();
+    let future = KEY.sign(&claims_with(&iss, &[("nbf", json!(now() + 600))]));
     assert_invalid_token(&app, &future, "not valid yet").await;
-    let skewed = KEY.token(&claims_with(&iss, &[("nbf", json!(now() + 2))]));
+    let skewed = KEY.sign(&claims_with(&iss, &[("nbf", json!(now() + 2))]));
     assert_eq!(app.get("/api/private", Some(&skewed)).await.status(), 200);
 }
 
 #[tokio::test]
 async fn token_from_another_issuer_is_refused() {
-    let (app, _jwks) = spawn_app().await;
+    let (app, _tenant) = spawn_app().await;
     for iss in ["https://evil.example.com/", "http://127.0.0.1:1/"] {
-        let token = KEY.token(&claims(iss));
+        let token = KEY.sign(&claims(iss));
         assert_invalid_token(&app, &token, "another tenant").await;
     }
 }
 
 #[tokio::test]
 async fn audience_may_be_a_string_or_an_array() {
-    let (app, jwks) = spawn_app().await;
-    let iss = jwks.issuer();
+    let (app, tenant) = spawn_app().await;
+    let iss = tenant.issuer().to_owned();
     for aud in [
         json!(AUDIENCE),
         json!([AUDIENCE]),
         json!(["other", AUDIENCE]),
     ] {
-        let token = KEY.token(&claims_with(&iss, &[("aud", aud.clone())]));
+        let token = KEY.sign(&claims_with(&iss, &[("aud", aud.clone())]));
         assert_eq!(
             app.get("/api/private", Some(&token)).await.status(),
             200,
@@ -242,9 +242,9 @@ async fn audience_may_be_a_string_or_an_array() {
 
 #[tokio::test]
 async fn token_for_another_api_asks_for_this_audience() {
-    let (app, jwks) = spawn_app().await;
-    let token = KEY.token(&claims_with(
-        &jwks.issuer(),
+    let (app, tenant) = spawn_app().await;
+    let token = KEY.sign(&claims_with(
+        tenant.issuer(),
         &[("aud", json!("https://other-api.example.com"))],
     ));
     assert_invalid_token(&app, &token, &format!("audience={AUDIENCE}")).await;
@@ -252,9 +252,9 @@ async fn token_for_another_api_asks_for_this_audience() {
 
 #[tokio::test]
 async fn id_token_sent_instead_of_the_access_token_is_named() {
-    let (app, jwks) = spawn_app().await;
-    let iss = jwks.issuer();
-    let id_token = KEY.token(&json!({
+    let (app, tenant) = spawn_app().await;
+    let iss = tenant.issuer().to_owned();
+    let id_token = KEY.sign(&json!({
         "iss": iss, "sub": "auth0|1", "aud": CLIENT_ID, "exp": now() + 3600,
         "iat": now(), "nonce": "n-0S6_WzA2Mj", "name": "Ada",
     }));
@@ -263,7 +263,7 @@ async fn id_token_sent_instead_of_the_access_token_is_named() {
 
 #[tokio::test]
 async fn opaque_token_asks_for_an_audience() {
-    let (app, _jwks) = spawn_app().await;
+    let (app, _tenant) = spawn_app().await;
     for token in [
         "8mOZ3vD0HqQZOuG1Lr1Ss7QLR0F-Cz3o",
         "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..iv.ct.tag",
@@ -274,26 +274,26 @@ async fn opaque_token_asks_for_an_audience() {
 
 #[tokio::test]
 async fn missing_null_or_mistyped_core_claims_are_refused() {
-    let (app, jwks) = spawn_app().await;
-    let iss = jwks.issuer();
+    let (app, tenant) = spawn_app().await;
+    let iss = tenant.issuer().to_owned();
     for claim in ["iss", "aud", "exp", "sub"] {
-        let token = KEY.token(&claims_without(&iss, &[claim]));
+        let token = KEY.sign(&claims_without(&iss, &[claim]));
         assert_invalid_token(&app, &token, claim).await;
         for bad in [json!(null), json!({"x": 1}), json!(true)] {
-            let token = KEY.token(&claims_with(&iss, &[(claim, bad)]));
+            let token = KEY.sign(&claims_with(&iss, &[(claim, bad)]));
             assert_invalid_token(&app, &token, "").await;
         }
     }
-    let string_exp = KEY.token(&claims_with(&iss, &[("exp", json!("9999999999"))]));
+    let string_exp = KEY.sign(&claims_with(&iss, &[("exp", json!("9999999999"))]));
     assert_invalid_token(&app, &string_exp, "exp").await;
-    let array_scope = KEY.token(&claims_with(&iss, &[("scope", json!(["read:messages"]))]));
+    let array_scope = KEY.sign(&claims_with(&iss, &[("scope", json!(["read:messages"]))]));
     assert_invalid_token(&app, &array_scope, "").await;
 }
 
 #[tokio::test]
 async fn absurd_numbers_never_crash_the_server() {
-    let (app, jwks) = spawn_app().await;
-    let iss = jwks.issuer();
+    let (app, tenant) = spawn_app().await;
+    let iss = tenant.issuer().to_owned();
     for exp in [
         json!(-1),
         json!(1e300),
@@ -301,36 +301,36 @@ async fn absurd_numbers_never_crash_the_server() {
         json!(1.8446744073709552e19),
         json!(0),
     ] {
-        let token = KEY.token(&claims_with(&iss, &[("exp", exp.clone())]));
+        let token = KEY.sign(&claims_with(&iss, &[("exp", exp.clone())]));
         assert_invalid_token(&app, &token, "").await;
     }
     for nbf in [json!(u64::MAX), json!(1e300)] {
-        let token = KEY.token(&claims_with(&iss, &[("nbf", nbf.clone())]));
+        let token = KEY.sign(&claims_with(&iss, &[("nbf", nbf.clone())]));
         assert_invalid_token(&app, &token, "").await;
     }
-    let header = json!({"alg": "RS256", "kid": KEY.kid});
+    let header = json!({"alg": "RS256", "kid": KEY.kid()});
     let claims_text = claims(&iss).to_string();
     for huge in ["99999999999999999999999999", "1e999", "-0"] {
         let payload = claims_text.replacen("\"exp\":", &format!("\"exp\":{huge},\"was\":"), 1);
         assert_invalid_token(&app, &KEY.sign_payload(&header, &payload), "").await;
     }
     // The largest exp there is is a valid, if silly, expiry: no overflow on the way.
-    let forever = KEY.token(&claims_with(&iss, &[("exp", json!(u64::MAX))]));
+    let forever = KEY.sign(&claims_with(&iss, &[("exp", json!(u64::MAX))]));
     assert_eq!(app.get("/api/private", Some(&forever)).await.status(), 200);
     assert_eq!(app.get("/healthz", None).await.status(), 200);
 }
 
 #[tokio::test]
 async fn altered_payload_or_foreign_key_fails_the_signature() {
-    let (app, jwks) = spawn_app().await;
-    let iss = jwks.issuer();
-    let token = KEY.token(&claims_with(&iss, &[("scope", json!("openid"))]));
+    let (app, tenant) = spawn_app().await;
+    let iss = tenant.issuer().to_owned();
+    let token = KEY.sign(&claims_with(&iss, &[("scope", json!("openid"))]));
     let parts: Vec<&str> = token.split('.').collect();
     let escalated = format!("{}.{}.{}", parts[0], b64_json(&claims(&iss)), parts[2]);
     assert_invalid_token(&app, &escalated, "signature").await;
     // The attacker's key, claiming the tenant's kid.
-    let forged = ATTACKER_KEY.sign(
-        &json!({"alg": "RS256", "typ": "JWT", "kid": KEY.kid}),
+    let forged = ATTACKER_KEY.sign_with_header(
+        &json!({"alg": "RS256", "typ": "JWT", "kid": KEY.kid()}),
         &claims(&iss),
     );
     assert_invalid_token(&app, &forged, "signature").await;
@@ -338,14 +338,14 @@ async fn altered_payload_or_foreign_key_fails_the_signature() {
 
 #[tokio::test]
 async fn algorithm_confusion_and_unsigned_tokens_are_refused() {
-    let (app, jwks) = spawn_app().await;
-    let iss = jwks.issuer();
+    let (app, tenant) = spawn_app().await;
+    let iss = tenant.issuer().to_owned();
     let body = b64_json(&claims(&iss));
     // alg=none, with and without a signature part.
-    let header = b64_json(&json!({"alg": "none", "kid": KEY.kid}));
+    let header = b64_json(&json!({"alg": "none", "kid": KEY.kid()}));
     assert_invalid_token(&app, &format!("{header}.{body}."), "unsigned").await;
     // HS256 "signed" with the tenant's public key as the HMAC secret.
-    let header = b64_json(&json!({"alg": "HS256", "typ": "JWT", "kid": KEY.kid}));
+    let header = b64_json(&json!({"alg": "HS256", "typ": "JWT", "kid": KEY.kid()}));
     let message = format!("{header}.{body}");
     let mac = aws_lc_rs::hmac::sign(
         &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &KEY.modulus()),
@@ -359,33 +359,33 @@ async fn algorithm_confusion_and_unsigned_tokens_are_refused() {
     assert_invalid_token(&app, &forged, "RS256").await;
     // PS256 and ES256 headers over a real RS256 signature.
     for alg in ["PS256", "ES256", "RS512"] {
-        let token = KEY.sign(&json!({"alg": alg, "kid": KEY.kid}), &claims(&iss));
+        let token = KEY.sign_with_header(&json!({"alg": alg, "kid": KEY.kid()}), &claims(&iss));
         assert_invalid_token(&app, &token, "RS256").await;
     }
 }
 
 #[tokio::test]
 async fn keys_offered_by_the_token_are_never_used_or_fetched() {
-    let (app, jwks) = spawn_app().await;
-    let iss = jwks.issuer();
-    let attacker = MockJwks::start(&[&ATTACKER_KEY]).await;
+    let (app, tenant) = spawn_app().await;
+    let iss = tenant.issuer().to_owned();
+    let attacker = spawn_tenant(&[&ATTACKER_KEY]).await;
     let header = json!({
         "alg": "RS256",
-        "kid": ATTACKER_KEY.kid,
+        "kid": ATTACKER_KEY.kid(),
         "jwk": ATTACKER_KEY.jwk(),
         "jku": format!("{}.well-known/jwks.json", attacker.issuer()),
         "x5u": format!("{}cert.pem", attacker.issuer()),
     });
-    let token = ATTACKER_KEY.sign(&header, &claims(&iss));
+    let token = ATTACKER_KEY.sign_with_header(&header, &claims(&iss));
     assert_invalid_token(&app, &token, "").await;
-    assert_eq!(attacker.fetches(), 0);
+    assert_eq!(attacker.jwks_fetches(), 0);
 }
 
 #[tokio::test]
 async fn critical_header_extensions_are_refused() {
-    let (app, jwks) = spawn_app().await;
-    let header = json!({"alg": "RS256", "kid": KEY.kid, "crit": ["b64"], "b64": false});
-    let token = KEY.sign(&header, &claims(&jwks.issuer()));
+    let (app, tenant) = spawn_app().await;
+    let header = json!({"alg": "RS256", "kid": KEY.kid(), "crit": ["b64"], "b64": false});
+    let token = KEY.sign_with_header(&header, &claims(tenant.issuer()));
     assert_invalid_token(&app, &token, "crit").await;
 }
 
@@ -398,27 +398,29 @@ async fn jwks_keys_that_are_not_rsa_signing_keys_are_never_used() {
     ] {
         let mut unusable = KEY.jwk();
         unusable[field] = value;
-        let jwks = MockJwks::start(&[]).await;
-        jwks.set_raw_keys(vec![unusable, ROTATED_KEY.jwk()]);
-        let app = spawn_app_for(&jwks.issuer(), AppOptions::default()).await;
-        let token = KEY.token(&claims(&jwks.issuer()));
+        let tenant = spawn_tenant(&[&KEY]).await;
+        tenant.set_jwks_behaviour(JwksBehaviour::Publish(
+            json!({"keys": [unusable, ROTATED_KEY.jwk()]}),
+        ));
+        let app = spawn_app_for(tenant.issuer(), AppOptions::default()).await;
+        let token = KEY.sign(&claims(tenant.issuer()));
         assert_invalid_token(&app, &token, "unknown kid").await;
-        let rotated = ROTATED_KEY.token(&claims(&jwks.issuer()));
+        let rotated = ROTATED_KEY.sign(&claims(tenant.issuer()));
         assert_eq!(app.get("/api/private", Some(&rotated)).await.status(), 200);
     }
 }
 
 #[tokio::test]
 async fn error_bodies_never_leak_library_errors() {
-    let (app, jwks) = spawn_app().await;
-    let iss = jwks.issuer();
+    let (app, tenant) = spawn_app().await;
+    let iss = tenant.issuer().to_owned();
     let tokens = [
         "x.y.z".to_owned(),
-        KEY.token(&json!("not an object")),
-        KEY.token(&claims_with(&iss, &[("exp", json!(now() - 100))])),
+        KEY.sign(&json!("not an object")),
+        KEY.sign(&claims_with(&iss, &[("exp", json!(now() - 100))])),
         format!(
             "{}.{}.AAAA",
-            b64_json(&json!({"alg":"RS256","kid":KEY.kid})),
+            b64_json(&json!({"alg":"RS256","kid":KEY.kid()})),
             b64_json(&claims(&iss))
         ),
     ];
@@ -442,7 +444,7 @@ async fn error_bodies_never_leak_library_errors() {
 
 #[tokio::test]
 async fn cors_allows_only_the_configured_origin() {
-    let (app, _jwks) = spawn_app().await;
+    let (app, _tenant) = spawn_app().await;
     let preflight = |origin: &'static str| {
         app.client
             .request(
@@ -487,7 +489,7 @@ async fn cors_allows_only_the_configured_origin() {
 
 #[tokio::test]
 async fn responses_carry_security_headers() {
-    let (app, _jwks) = spawn_app().await;
+    let (app, _tenant) = spawn_app().await;
     for path in ["/api/public", "/api/private", "/nowhere"] {
         let response = app.get(path, None).await;
         let headers = response.headers();

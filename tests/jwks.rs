@@ -7,8 +7,8 @@ use futures::future::join_all;
 use integration_tests::*;
 use serde_json::json;
 
-fn valid_token(jwks: &MockJwks) -> String {
-    KEY.token(&claims(&jwks.issuer()))
+fn valid_token(tenant: &RunningTenant) -> String {
+    KEY.sign(&claims(tenant.issuer()))
 }
 
 /// A loopback address where nothing listens.
@@ -21,12 +21,12 @@ async fn closed_issuer() -> String {
 
 #[tokio::test]
 async fn keys_are_fetched_once_and_cached() {
-    let (app, jwks) = spawn_app().await;
-    let token = valid_token(&jwks);
+    let (app, tenant) = spawn_app().await;
+    let token = valid_token(&tenant);
     for _ in 0..20 {
         assert_eq!(app.get("/api/private", Some(&token)).await.status(), 200);
     }
-    assert_eq!(jwks.fetches(), 1);
+    assert_eq!(tenant.jwks_fetches(), 1);
 }
 
 #[tokio::test]
@@ -36,7 +36,7 @@ async fn unreachable_jwks_at_start_fails_closed_then_recovers() {
     let started = Instant::now();
     assert_eq!(app.get("/api/public", None).await.status(), 200);
     assert!(started.elapsed() < Duration::from_secs(1));
-    let token = KEY.token(&claims(&issuer));
+    let token = KEY.sign(&claims(&issuer));
     let answer = error_answer(app.get("/api/private", Some(&token)).await).await;
     assert_eq!(answer.status, 503);
     assert_eq!(answer.body.error, "temporarily_unavailable");
@@ -47,11 +47,7 @@ async fn unreachable_jwks_at_start_fails_closed_then_recovers() {
         tokio::net::TcpListener::bind(issuer.trim_start_matches("http://").trim_end_matches('/'))
             .await
             .unwrap();
-    let router = axum::Router::new().route(
-        "/.well-known/jwks.json",
-        axum::routing::get(|| async { axum::Json(json!({"keys": [KEY.jwk()]})) }),
-    );
-    tokio::spawn(async move { axum::serve(jwks_listener, router).await });
+    let _tenant = DevTenant::spawn_on(jwks_listener, TenantConfig::builtin(), ring(&[&KEY]));
     assert!(
         eventually(Duration::from_secs(5), async || {
             app.get("/api/private", Some(&token)).await.status() == 200
@@ -63,18 +59,18 @@ async fn unreachable_jwks_at_start_fails_closed_then_recovers() {
 #[tokio::test]
 async fn garbage_or_failing_jwks_at_start_fails_closed_then_recovers() {
     for mode in [
-        JwksMode::Garbage,
-        JwksMode::Status(500),
-        JwksMode::Status(404),
+        JwksBehaviour::Garbage,
+        JwksBehaviour::Status(500),
+        JwksBehaviour::Status(404),
     ] {
-        let jwks = MockJwks::start(&[&KEY]).await;
-        jwks.set_mode(mode.clone());
-        let app = spawn_app_for(&jwks.issuer(), AppOptions::default()).await;
-        let token = valid_token(&jwks);
+        let tenant = spawn_tenant(&[&KEY]).await;
+        tenant.set_jwks_behaviour(mode.clone());
+        let app = spawn_app_for(tenant.issuer(), AppOptions::default()).await;
+        let token = valid_token(&tenant);
         assert_eq!(app.get("/api/public", None).await.status(), 200);
         let answer = error_answer(app.get("/api/private", Some(&token)).await).await;
         assert_eq!(answer.status, 503, "{mode:?}");
-        jwks.set_mode(JwksMode::Serve);
+        tenant.set_jwks_behaviour(JwksBehaviour::Normal);
         assert!(
             eventually(Duration::from_secs(5), async || {
                 app.get("/api/private", Some(&token)).await.status() == 200
@@ -87,9 +83,10 @@ async fn garbage_or_failing_jwks_at_start_fails_closed_then_recovers() {
 
 #[tokio::test]
 async fn empty_key_set_is_not_a_usable_key_set() {
-    let jwks = MockJwks::start(&[]).await;
-    let app = spawn_app_for(&jwks.issuer(), AppOptions::default()).await;
-    let answer = error_answer(app.get("/api/private", Some(&valid_token(&jwks))).await).await;
+    let tenant = spawn_tenant(&[&KEY]).await;
+    tenant.set_jwks_behaviour(JwksBehaviour::Publish(json!({"keys": []})));
+    let app = spawn_app_for(tenant.issuer(), AppOptions::default()).await;
+    let answer = error_answer(app.get("/api/private", Some(&valid_token(&tenant))).await).await;
     assert_eq!(answer.status, 503);
 }
 
@@ -100,42 +97,42 @@ async fn outage_after_start_keeps_serving_cached_keys() {
         refetch_cooldown: Duration::from_millis(50),
         ..AppOptions::default()
     };
-    let (app, jwks) = spawn_app_with(options).await;
-    let token = valid_token(&jwks);
+    let (app, tenant) = spawn_app_with(options).await;
+    let token = valid_token(&tenant);
     assert_eq!(app.get("/api/private", Some(&token)).await.status(), 200);
-    jwks.set_mode(JwksMode::Status(503));
-    let fetches_before = jwks.fetches();
+    tenant.set_jwks_behaviour(JwksBehaviour::Status(503));
+    let fetches_before = tenant.jwks_fetches();
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert_eq!(app.get("/api/private", Some(&token)).await.status(), 200);
     }
     // The stale keys were refreshed (and failed) in the background meanwhile.
-    assert!(jwks.fetches() > fetches_before);
+    assert!(tenant.jwks_fetches() > fetches_before);
 }
 
 #[tokio::test]
 async fn slow_jwks_with_100_concurrent_cold_requests_fetches_once() {
-    let jwks = MockJwks::start(&[&KEY]).await;
-    jwks.set_delay(Duration::from_millis(500));
-    let app = spawn_app_for(&jwks.issuer(), AppOptions::default()).await;
-    let token = valid_token(&jwks);
+    let tenant = spawn_tenant(&[&KEY]).await;
+    tenant.set_jwks_delay(Duration::from_millis(500));
+    let app = spawn_app_for(tenant.issuer(), AppOptions::default()).await;
+    let token = valid_token(&tenant);
     let requests = (0..100).map(|_| app.get("/api/private", Some(&token)));
     let answers = join_all(requests).await;
     assert!(answers.iter().all(|r| r.status() == 200));
-    assert_eq!(jwks.fetches(), 1);
+    assert_eq!(tenant.jwks_fetches(), 1);
 }
 
 #[tokio::test]
 async fn jwks_slower_than_the_timeout_gives_503_not_a_hang() {
-    let jwks = MockJwks::start(&[&KEY]).await;
-    jwks.set_delay(Duration::from_secs(30));
+    let tenant = spawn_tenant(&[&KEY]).await;
+    tenant.set_jwks_delay(Duration::from_secs(30));
     let options = AppOptions {
         fetch_timeout: Duration::from_millis(300),
         ..AppOptions::default()
     };
-    let app = spawn_app_for(&jwks.issuer(), options).await;
+    let app = spawn_app_for(tenant.issuer(), options).await;
     let started = Instant::now();
-    let answer = error_answer(app.get("/api/private", Some(&valid_token(&jwks))).await).await;
+    let answer = error_answer(app.get("/api/private", Some(&valid_token(&tenant))).await).await;
     assert_eq!(answer.status, 503);
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -146,16 +143,16 @@ async fn jwks_slower_than_the_timeout_gives_503_not_a_hang() {
 
 #[tokio::test]
 async fn rotated_key_is_accepted_after_one_refetch() {
-    let (app, jwks) = spawn_app().await;
-    let old = valid_token(&jwks);
+    let (app, tenant) = spawn_app().await;
+    let old = valid_token(&tenant);
     assert_eq!(app.get("/api/private", Some(&old)).await.status(), 200);
     // The tenant rotates: the new key is published, the old one kept for a while.
-    jwks.set_keys(&[&KEY, &ROTATED_KEY]);
+    tenant.set_keys(vec![KEY.clone(), ROTATED_KEY.clone()]);
     tokio::time::sleep(AppOptions::default().refetch_cooldown).await;
-    let new = ROTATED_KEY.token(&claims(&jwks.issuer()));
+    let new = ROTATED_KEY.sign(&claims(tenant.issuer()));
     assert_eq!(app.get("/api/private", Some(&new)).await.status(), 200);
     assert_eq!(app.get("/api/private", Some(&old)).await.status(), 200);
-    assert_eq!(jwks.fetches(), 2);
+    assert_eq!(tenant.jwks_fetches(), 2);
 }
 
 #[tokio::test]
@@ -164,22 +161,22 @@ async fn new_kid_within_the_cooldown_is_refused_without_a_fetch_then_accepted() 
         refetch_cooldown: Duration::from_secs(1),
         ..AppOptions::default()
     };
-    let (app, jwks) = spawn_app_with(options).await;
+    let (app, tenant) = spawn_app_with(options).await;
     assert_eq!(
-        app.get("/api/private", Some(&valid_token(&jwks)))
+        app.get("/api/private", Some(&valid_token(&tenant)))
             .await
             .status(),
         200
     );
-    jwks.set_keys(&[&KEY, &ROTATED_KEY]);
-    let new = ROTATED_KEY.token(&claims(&jwks.issuer()));
+    tenant.set_keys(vec![KEY.clone(), ROTATED_KEY.clone()]);
+    let new = ROTATED_KEY.sign(&claims(tenant.issuer()));
     let answer = error_answer(app.get("/api/private", Some(&new)).await).await;
     assert_eq!(answer.status, 401);
     assert!(answer.body.message.contains("unknown kid"));
-    assert_eq!(jwks.fetches(), 1);
+    assert_eq!(tenant.jwks_fetches(), 1);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(app.get("/api/private", Some(&new)).await.status(), 200);
-    assert_eq!(jwks.fetches(), 2);
+    assert_eq!(tenant.jwks_fetches(), 2);
 }
 
 #[tokio::test]
@@ -189,10 +186,10 @@ async fn removed_key_is_refused_once_the_key_set_is_refreshed() {
         refetch_cooldown: Duration::from_millis(50),
         ..AppOptions::default()
     };
-    let (app, jwks) = spawn_app_with(options).await;
-    let old = valid_token(&jwks);
+    let (app, tenant) = spawn_app_with(options).await;
+    let old = valid_token(&tenant);
     assert_eq!(app.get("/api/private", Some(&old)).await.status(), 200);
-    jwks.set_keys(&[&ROTATED_KEY]);
+    tenant.set_keys(vec![ROTATED_KEY.clone()]);
     assert!(
         eventually(Duration::from_secs(5), async || {
             app.get("/api/private", Some(&old)).await.status() == 401
@@ -208,9 +205,9 @@ async fn unknown_kid_storm_is_bounded_by_the_cooldown() {
         refetch_cooldown: cooldown,
         ..AppOptions::default()
     };
-    let (app, jwks) = spawn_app_with(options).await;
+    let (app, tenant) = spawn_app_with(options).await;
     assert_eq!(
-        app.get("/api/private", Some(&valid_token(&jwks)))
+        app.get("/api/private", Some(&valid_token(&tenant)))
             .await
             .status(),
         200
@@ -221,7 +218,7 @@ async fn unknown_kid_storm_is_bounded_by_the_cooldown() {
     while started.elapsed() < Duration::from_millis(1500) {
         let batch = (0..20).map(|i| {
             let header = json!({"alg": "RS256", "kid": format!("made-up-{sent}-{i}")});
-            let token = ATTACKER_KEY.sign(&header, &claims(&jwks.issuer()));
+            let token = ATTACKER_KEY.sign_with_header(&header, &claims(tenant.issuer()));
             async move { app.get("/api/private", Some(&token)).await }
         });
         for answer in join_all(batch).await {
@@ -233,8 +230,8 @@ async fn unknown_kid_storm_is_bounded_by_the_cooldown() {
     let bound = 1 + 1 + (elapsed.as_millis() / cooldown.as_millis()) as usize;
     assert!(sent >= 100, "only {sent} requests sent");
     assert!(
-        jwks.fetches() <= bound,
+        tenant.jwks_fetches() <= bound,
         "{} fetches for {sent} unknown kids in {elapsed:?} (bound {bound})",
-        jwks.fetches()
+        tenant.jwks_fetches()
     );
 }

@@ -154,11 +154,10 @@ impl KeyRing {
         }
     }
 
-    pub fn from_keys(keys: Vec<SigningKey>) -> Self {
+    /// A ring of existing keys; the first signs.
+    pub fn from_keys(keys: Vec<Arc<SigningKey>>) -> Self {
         assert!(!keys.is_empty(), "a key ring needs a signing key");
-        Self {
-            keys: keys.into_iter().map(Arc::new).collect(),
-        }
+        Self { keys }
     }
 
     /// The key new tokens are signed with.
@@ -254,6 +253,7 @@ impl KeyFile {
                 let der = STANDARD.decode(&k.pkcs8).map_err(|e| e.to_string())?;
                 SigningKey::from_pkcs8(&k.kid, der)
             })
+            .map(|k| k.map(Arc::new))
             .collect::<Result<Vec<_>, _>>()
             .map_err(broken)?;
         Ok(KeyRing::from_keys(keys))

@@ -80,9 +80,11 @@ pub struct RunningTenant {
     pub tenant: DevTenant,
 }
 
-impl RunningTenant {
-    pub fn issuer(&self) -> String {
-        self.tenant.issuer().to_owned()
+impl std::ops::Deref for RunningTenant {
+    type Target = DevTenant;
+
+    fn deref(&self) -> &DevTenant {
+        &self.tenant
     }
 }
 
@@ -240,7 +242,7 @@ impl DevTenant {
     }
 
     /// Replaces the key ring (the first key signs). For tests.
-    pub fn set_keys(&self, keys: Vec<SigningKey>) {
+    pub fn set_keys(&self, keys: Vec<Arc<SigningKey>>) {
         self.update_keys(|ring| *ring = KeyRing::from_keys(keys));
     }
 

@@ -32,6 +32,10 @@ struct Cli {
     )]
     data_dir: PathBuf,
 
+    /// Listen here instead of the configuration's `tenant.listen` (the issuer follows).
+    #[arg(long, env = "DEVTENANT_LISTEN", global = true)]
+    listen: Option<std::net::SocketAddr>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -55,7 +59,12 @@ fn main() -> ExitCode {
         None => Ok(TenantConfig::builtin()),
     };
     let config = match config {
-        Ok(config) => config,
+        Ok(mut config) => {
+            if let Some(listen) = cli.listen {
+                config.tenant.listen = listen;
+            }
+            config
+        }
         Err(error) => {
             eprintln!("error: the tenant configuration is not usable: {error}");
             return ExitCode::from(2);

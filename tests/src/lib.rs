@@ -1,104 +1,36 @@
-//! Helpers for the integration tests: a mock JWKS server on loopback, RSA keys that mint
-//! tokens the way a tenant does, and `spawn_app` to run the real API on port 0 against them.
+//! Helpers for the integration tests: the development tenant in-process on loopback as the
+//! token issuer and JWKS (with its fault switches), signing keys that mint tokens of any
+//! shape, and `spawn_app` to run the real API on port 0 against them.
 
 use std::future::pending;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use api::auth::{JwksSettings, ValidationSettings};
 use api::config::{Settings, jwks_url};
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
-use axum::Router;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+pub use devtenant::{DevTenant, JwksBehaviour, KeyRing, RunningTenant, SigningKey, TenantConfig};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use url::Url;
 
 pub const AUDIENCE: &str = "https://quickstarts/api";
-pub const CLIENT_ID: &str = "k5u3o2fiAA8XweXEEX604KCwCjzjtMU6";
+/// The development tenant's SPA client ID (the built-in configuration's).
+pub const CLIENT_ID: &str = "rustquickstartspa000000000000000";
 pub const ALLOWED_ORIGIN: &str = "http://localhost:3000";
 
-/// An RSA signing key of a (mock) tenant.
-pub struct TestKey {
-    pub kid: String,
-    pair: KeyPair,
-}
-
-impl TestKey {
-    pub fn generate(kid: &str) -> Self {
-        Self {
-            kid: kid.to_owned(),
-            pair: KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"),
-        }
-    }
-
-    /// The public half as a JWKS entry, as Auth0 publishes it.
-    pub fn jwk(&self) -> Value {
-        let public = self.pair.public_key();
-        json!({
-            "kty": "RSA",
-            "use": "sig",
-            "alg": "RS256",
-            "kid": self.kid,
-            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-        })
-    }
-
-    /// The raw modulus, for attacks that misuse the public key as an HMAC secret.
-    pub fn modulus(&self) -> Vec<u8> {
-        self.pair
-            .public_key()
-            .modulus()
-            .big_endian_without_leading_zero()
-            .to_vec()
-    }
-
-    /// A token with the usual header: `{"alg":"RS256","typ":"JWT","kid":...}`.
-    pub fn token(&self, claims: &Value) -> String {
-        self.sign(
-            &json!({"alg": "RS256", "typ": "JWT", "kid": self.kid}),
-            claims,
-        )
-    }
-
-    /// A token with any header at all, RS256-signed with this key.
-    pub fn sign(&self, header: &Value, claims: &Value) -> String {
-        self.sign_payload(header, &claims.to_string())
-    }
-
-    /// A token whose payload is exactly `payload`, JSON or not.
-    pub fn sign_payload(&self, header: &Value, payload: &str) -> String {
-        let message = format!("{}.{}", b64_json(header), URL_SAFE_NO_PAD.encode(payload));
-        let mut signature = vec![0; self.pair.public_modulus_len()];
-        self.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                message.as_bytes(),
-                &mut signature,
-            )
-            .expect("RSA signing");
-        format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
-    }
-}
+/// Keys made once per test binary: RSA key generation is the slow part of a test.
+pub static KEY: LazyLock<Arc<SigningKey>> =
+    LazyLock::new(|| Arc::new(SigningKey::generate_with_kid("key-1")));
+pub static ROTATED_KEY: LazyLock<Arc<SigningKey>> =
+    LazyLock::new(|| Arc::new(SigningKey::generate_with_kid("key-2")));
+pub static ATTACKER_KEY: LazyLock<Arc<SigningKey>> =
+    LazyLock::new(|| Arc::new(SigningKey::generate_with_kid("attacker")));
 
 pub fn b64_json(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())
 }
-
-/// Keys made once per test binary: RSA key generation is the slow part of a test.
-pub static KEY: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("key-1"));
-pub static ROTATED_KEY: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("key-2"));
-pub static ATTACKER_KEY: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("attacker"));
 
 pub fn now() -> u64 {
     SystemTime::now()
@@ -107,90 +39,13 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-/// What the mock tenant answers at its JWKS endpoint.
-#[derive(Debug, Clone)]
-pub enum JwksMode {
-    /// The key set, as JSON.
-    Serve,
-    /// An HTTP error status.
-    Status(u16),
-    /// A 200 that is not a key set.
-    Garbage,
+/// A development tenant on 127.0.0.1:0 whose key ring is `keys` (the first signs).
+pub async fn spawn_tenant(keys: &[&Arc<SigningKey>]) -> RunningTenant {
+    DevTenant::spawn_with(TenantConfig::builtin(), ring(keys)).await
 }
 
-struct MockState {
-    keys: Mutex<Vec<Value>>,
-    mode: Mutex<JwksMode>,
-    delay: Mutex<Duration>,
-    fetches: AtomicUsize,
-}
-
-/// A tenant's JWKS endpoint on loopback: its keys, its failures and its latency are the
-/// test's to set, and it counts how often it is fetched.
-#[derive(Clone)]
-pub struct MockJwks {
-    pub addr: SocketAddr,
-    state: Arc<MockState>,
-}
-
-impl MockJwks {
-    pub async fn start(keys: &[&TestKey]) -> Self {
-        let state = Arc::new(MockState {
-            keys: Mutex::new(keys.iter().map(|k| k.jwk()).collect()),
-            mode: Mutex::new(JwksMode::Serve),
-            delay: Mutex::new(Duration::ZERO),
-            fetches: AtomicUsize::new(0),
-        });
-        let router = Router::new()
-            .route("/.well-known/jwks.json", get(serve_jwks))
-            .with_state(state.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Self { addr, state }
-    }
-
-    /// The issuer this mock tenant stands for.
-    pub fn issuer(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-
-    pub fn fetches(&self) -> usize {
-        self.state.fetches.load(Ordering::SeqCst)
-    }
-
-    pub fn set_keys(&self, keys: &[&TestKey]) {
-        *self.state.keys.lock().unwrap() = keys.iter().map(|k| k.jwk()).collect();
-    }
-
-    pub fn set_raw_keys(&self, keys: Vec<Value>) {
-        *self.state.keys.lock().unwrap() = keys;
-    }
-
-    pub fn set_mode(&self, mode: JwksMode) {
-        *self.state.mode.lock().unwrap() = mode;
-    }
-
-    pub fn set_delay(&self, delay: Duration) {
-        *self.state.delay.lock().unwrap() = delay;
-    }
-}
-
-async fn serve_jwks(axum::extract::State(state): axum::extract::State<Arc<MockState>>) -> Response {
-    state.fetches.fetch_add(1, Ordering::SeqCst);
-    let delay = *state.delay.lock().unwrap();
-    tokio::time::sleep(delay).await;
-    let mode = state.mode.lock().unwrap().clone();
-    match mode {
-        JwksMode::Serve => {
-            let keys = state.keys.lock().unwrap().clone();
-            axum::Json(json!({ "keys": keys })).into_response()
-        }
-        JwksMode::Status(code) => StatusCode::from_u16(code)
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            .into_response(),
-        JwksMode::Garbage => "<html>not a key set</html>".into_response(),
-    }
+pub fn ring(keys: &[&Arc<SigningKey>]) -> KeyRing {
+    KeyRing::from_keys(keys.iter().map(|k| Arc::clone(k)).collect())
 }
 
 /// The knobs a test may turn; everything else is the documented default.
@@ -246,15 +101,15 @@ pub async fn spawn_app_for(issuer: &str, options: AppOptions) -> TestApp {
     }
 }
 
-/// The API against a fresh mock tenant publishing [`KEY`].
-pub async fn spawn_app() -> (TestApp, MockJwks) {
+/// The API against a fresh development tenant signing with [`KEY`].
+pub async fn spawn_app() -> (TestApp, RunningTenant) {
     spawn_app_with(AppOptions::default()).await
 }
 
-pub async fn spawn_app_with(options: AppOptions) -> (TestApp, MockJwks) {
-    let jwks = MockJwks::start(&[&KEY]).await;
-    let app = spawn_app_for(&jwks.issuer(), options).await;
-    (app, jwks)
+pub async fn spawn_app_with(options: AppOptions) -> (TestApp, RunningTenant) {
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let app = spawn_app_for(tenant.issuer(), options).await;
+    (app, tenant)
 }
 
 impl TestApp {
@@ -267,7 +122,7 @@ impl TestApp {
     }
 }
 
-/// The claims of an access token the mock tenant at `issuer` would issue to a user who
+/// The claims of an access token the tenant at `issuer` would issue to a user who
 /// consented to `openid profile read:messages`.
 pub fn claims(issuer: &str) -> Value {
     let now = now();
@@ -334,4 +189,53 @@ pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) 
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Logs `email` in on the tenant the way a browser does (implicit flow, the login form) and
+/// returns the parameters the tenant sends back to the app's callback.
+pub async fn browser_login(
+    tenant: &RunningTenant,
+    email: &str,
+    password: &str,
+    audience: Option<&str>,
+) -> std::collections::HashMap<String, String> {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut params = vec![
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", "http://localhost:3000/callback"),
+        ("response_type", "token id_token"),
+        ("scope", "openid profile read:messages"),
+        ("state", "state-1"),
+        ("nonce", "nonce-1"),
+    ];
+    if let Some(audience) = audience {
+        params.push(("audience", audience));
+    }
+    let page = browser
+        .get(format!("{}authorize", tenant.issuer()))
+        .query(&params)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let at = page.find(marker).expect("the login form") + marker.len();
+    let csrf = &page[at..at + page[at..].find('"').unwrap()];
+    let back = browser
+        .post(format!("{}u/login", tenant.issuer()))
+        .form(&[("csrf", csrf), ("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let location = back.headers()["location"].to_str().unwrap();
+    let fragment = location.split_once('#').expect("tokens in the fragment").1;
+    url::form_urlencoded::parse(fragment.as_bytes())
+        .into_owned()
+        .collect()
 }

@@ -1,10 +1,14 @@
 //! The project's developer commands, so that a fresh clone needs nothing but cargo:
 //!
-//! - `cargo xtask run`  — runs the app against the configured tenant (`.env` or environment);
-//! - `cargo xtask test` — every check CI runs: formatting, clippy, all tests.
+//! - `cargo xtask run`  — runs the app: the API, and the development tenant unless a real
+//!   tenant is configured (`AUTH0_DOMAIN` or `AUTH0_ISSUER`, in `.env` or the environment);
+//! - `cargo xtask test` — every check CI runs: formatting, clippy, all tests, and a smoke test
+//!   of `run` itself.
 //!
-//! Each installs what it needs first. Plain std only: this crate is built before anything
+//! Each installs what it needs first. Almost plain std: this crate is built before anything
 //! else, on every call, so it must compile in seconds.
+
+mod run;
 
 use std::env;
 use std::io::{BufRead, BufReader};
@@ -14,7 +18,7 @@ use std::process::{Command, ExitCode, Stdio};
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("run") => run(&args[1..]),
+        Some("run") => run::run(&args[1..]),
         Some("test") => test(),
         Some("help" | "-h" | "--help") | None => {
             print_usage();
@@ -34,27 +38,28 @@ fn main() -> ExitCode {
 fn print_usage() {
     println!(
         "cargo xtask <command>\n\n\
-         \x20 run   run the API (release build) against the tenant in .env or the environment\n\
+         \x20 run   run the app (release build): the development tenant and the API, or the API\n\
+         \x20       alone against the tenant in .env or the environment (AUTH0_DOMAIN / AUTH0_ISSUER)\n\
          \x20 test  formatting, clippy (-D warnings) and every test, as CI runs them"
     );
 }
 
 /// The workspace root: xtask lives one level below it.
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask sits inside the workspace")
         .to_path_buf()
 }
 
-fn cargo() -> Command {
+pub fn cargo() -> Command {
     let mut command = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(root());
     command
 }
 
 /// Runs `command`, echoing it, and fails with its name if it fails.
-fn step(what: &str, command: &mut Command) -> Result<(), String> {
+pub fn step(what: &str, command: &mut Command) -> Result<(), String> {
     println!("==> {what}");
     let status = command
         .status()
@@ -101,14 +106,26 @@ fn test() -> Result<(), String> {
             "warnings",
         ]),
     )?;
-    cargo_test(&["--workspace", "--all-targets", "--locked"])?;
+    let mut counts = cargo_test(&["--workspace", "--all-targets", "--locked"])?;
+    run::smoke_test()?;
+    counts.passed += 1;
     println!("==> all checks passed");
+    // Last, so that it closes the output: every binary's results added up.
+    println!(
+        "tests: {} passed, 0 failed, {} skipped",
+        counts.passed, counts.ignored
+    );
     Ok(())
 }
 
-/// `cargo test`, streamed as it runs, closed by one line that adds up every binary's
-/// results (cargo itself ends on the last binary's, which may have no tests at all).
-fn cargo_test(args: &[&str]) -> Result<(), String> {
+struct Counts {
+    passed: u64,
+    ignored: u64,
+}
+
+/// `cargo test`, streamed as it runs, with every binary's results added up (cargo itself
+/// ends on the last binary's, which may have no tests at all).
+fn cargo_test(args: &[&str]) -> Result<Counts, String> {
     println!("==> cargo test {}", args.join(" "));
     let mut child = cargo()
         .arg("test")
@@ -128,10 +145,10 @@ fn cargo_test(args: &[&str]) -> Result<(), String> {
         }
     }
     let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
-    println!("tests: {passed} passed, {failed} failed, {ignored} skipped");
     if status.success() {
-        Ok(())
+        Ok(Counts { passed, ignored })
     } else {
+        println!("tests: {passed} passed, {failed} failed, {ignored} skipped");
         Err(format!("cargo test failed ({status})"))
     }
 }
@@ -143,13 +160,4 @@ fn count(summary: &str, word: &str) -> u64 {
         .filter_map(|part| part.trim().strip_suffix(word))
         .find_map(|n| n.trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn run(extra: &[String]) -> Result<(), String> {
-    step(
-        "running the API (Ctrl-C to stop)",
-        cargo()
-            .args(["run", "--release", "--locked", "--package", "api", "--"])
-            .args(extra),
-    )
 }

@@ -1,0 +1,288 @@
+//! `cargo xtask run`: builds and starts the app. With no tenant configured it starts the
+//! development tenant first and hands the API the tenant's issuer, audience and client ID,
+//! so the two can never disagree; with `AUTH0_DOMAIN` or `AUTH0_ISSUER` set it starts only the
+//! API, against that tenant. Same binaries, same code paths.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use crate::{cargo, root, step};
+
+/// The fixed addresses of the run command (tests use port 0).
+const TENANT_ADDR: &str = "127.0.0.1:4010";
+const API_ADDR: &str = "127.0.0.1:3001";
+
+#[derive(Clone, Copy)]
+enum Profile {
+    Release,
+    Debug,
+}
+
+impl Profile {
+    fn dir(self) -> &'static str {
+        match self {
+            Profile::Release => "release",
+            Profile::Debug => "debug",
+        }
+    }
+}
+
+struct Launch {
+    profile: Profile,
+    tenant_addr: String,
+    api_addr: String,
+}
+
+/// The running app: its processes, stopped when this is dropped.
+struct App {
+    children: Vec<(&'static str, Child)>,
+    api_addr: String,
+    tenant_issuer: Option<String>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn run(extra: &[String]) -> Result<(), String> {
+    if !extra.is_empty() {
+        return Err(format!(
+            "`cargo xtask run` takes no arguments (got {extra:?}); configure it with .env or the environment"
+        ));
+    }
+    let mut app = launch(&Launch {
+        profile: Profile::Release,
+        tenant_addr: TENANT_ADDR.into(),
+        api_addr: std::env::var("API_ADDR").unwrap_or_else(|_| API_ADDR.into()),
+    })?;
+    wait_until_healthy(&app.api_addr, Duration::from_secs(30))?;
+    match &app.tenant_issuer {
+        Some(issuer) => println!(
+            "\nReady: the API at http://{} trusts the development tenant at {issuer}\n(log in there as reader@example.com / reader or guest@example.com / guest). Ctrl-C stops both.",
+            app.api_addr
+        ),
+        None => println!(
+            "\nReady: the API at http://{} trusts the tenant configured in .env or the environment. Ctrl-C stops it.",
+            app.api_addr
+        ),
+    }
+    // Until one of them stops (Ctrl-C reaches them all); then the other is stopped too.
+    loop {
+        for (name, child) in &mut app.children {
+            if let Ok(Some(status)) = child.try_wait() {
+                return if status.success() {
+                    Ok(())
+                } else {
+                    Err(format!("{name} stopped ({status})"))
+                };
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn tenant_configured() -> bool {
+    ["AUTH0_DOMAIN", "AUTH0_ISSUER"]
+        .iter()
+        .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()))
+}
+
+fn launch(launch: &Launch) -> Result<App, String> {
+    // The API reads .env itself; read here too, to know whether a real tenant is configured.
+    let _ = dotenvy::from_path(root().join(".env"));
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--locked",
+        "--package",
+        "api",
+        "--package",
+        "devtenant",
+    ]);
+    if let Profile::Release = launch.profile {
+        build.arg("--release");
+    }
+    step("building the API and the development tenant", &mut build)?;
+    let bin = |name: &str| target_dir().join(launch.profile.dir()).join(name);
+
+    let mut app = App {
+        children: Vec::new(),
+        api_addr: launch.api_addr.clone(),
+        tenant_issuer: None,
+    };
+    let mut api = Command::new(bin("api"));
+    api.current_dir(root()).env("API_ADDR", &launch.api_addr);
+    if !tenant_configured() {
+        let devtenant = |subcommand: &str| {
+            let mut command = Command::new(bin("devtenant"));
+            command
+                .current_dir(root())
+                .env("DEVTENANT_LISTEN", &launch.tenant_addr)
+                .env("DEVTENANT_DATA_DIR", root().join(".devtenant"))
+                .arg(subcommand);
+            command
+        };
+        // The API's settings come from the tenant's own configuration.
+        let settings = devtenant("env")
+            .output()
+            .map_err(|e| format!("cannot run devtenant: {e}"))?;
+        if !settings.status.success() {
+            return Err(String::from_utf8_lossy(&settings.stderr).trim().to_owned());
+        }
+        for line in String::from_utf8_lossy(&settings.stdout).lines() {
+            if let Some((key, value)) = line.split_once('=') {
+                if key == "AUTH0_ISSUER" {
+                    app.tenant_issuer = Some(value.to_owned());
+                }
+                api.env(key, value);
+            }
+        }
+        let child = devtenant("serve")
+            .spawn()
+            .map_err(|e| format!("cannot start devtenant: {e}"))?;
+        app.children.push(("the development tenant", child));
+        // The API fetches the tenant's keys as it starts: let the tenant be up first.
+        wait_until_answering(
+            &launch.tenant_addr,
+            "/.well-known/openid-configuration",
+            Duration::from_secs(30),
+        )?;
+    }
+    let child = api
+        .spawn()
+        .map_err(|e| format!("cannot start the API: {e}"))?;
+    app.children.push(("the API", child));
+    Ok(app)
+}
+
+fn wait_until_healthy(addr: &str, within: Duration) -> Result<(), String> {
+    wait_until_answering(addr, "/healthz", within)
+}
+
+fn wait_until_answering(addr: &str, path: &str, within: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if http(addr, "GET", path, &[], "").is_ok_and(|(status, _)| status == 200) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!(
+        "http://{addr}{path} did not answer within {within:?}"
+    ))
+}
+
+/// A minimal HTTP/1.1 exchange over loopback: enough for the smoke test, without pulling an
+/// HTTP client into the crate every command builds first.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn free_port() -> Result<String, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok(addr.to_string())
+}
+
+/// What the README's curl recipe does, against what `run` starts: a client-credentials token
+/// from the tenant, then the three endpoints. Debug build, free ports, no `.env`.
+pub fn smoke_test() -> Result<(), String> {
+    println!("==> smoke test of `cargo xtask run` (development tenant + API)");
+    if tenant_configured() {
+        println!(
+            "    skipped: AUTH0_DOMAIN or AUTH0_ISSUER is set, so `run` would not start the development tenant"
+        );
+        return Ok(());
+    }
+    let tenant_addr = free_port()?;
+    let app = launch(&Launch {
+        profile: Profile::Debug,
+        tenant_addr: tenant_addr.clone(),
+        api_addr: free_port()?,
+    })?;
+    wait_until_healthy(&app.api_addr, Duration::from_secs(30))?;
+    let form = "grant_type=client_credentials&client_id=rustquickstartm2m000000000000000\
+                &client_secret=dev-secret-not-for-production&audience=https%3A%2F%2Fquickstarts%2Fapi";
+    let (status, body) = http(
+        &tenant_addr,
+        "POST",
+        "/oauth/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        form,
+    )
+    .map_err(|e| format!("smoke test: the tenant did not answer: {e}"))?;
+    let token = body
+        .split("\"access_token\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .filter(|_| status == 200)
+        .ok_or_else(|| format!("smoke test: no token from /oauth/token ({status}): {body}"))?;
+    let bearer = format!("Bearer {token}");
+    for (path, auth, expected) in [
+        ("/api/public", None, "Hello from a public endpoint!"),
+        (
+            "/api/private",
+            Some(bearer.as_str()),
+            "You need to be authenticated to see this.",
+        ),
+        (
+            "/api/private-scoped",
+            Some(bearer.as_str()),
+            "have a scope of read:messages",
+        ),
+        ("/api/private", None, "missing_token"),
+    ] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        let (status, body) = http(&app.api_addr, "GET", path, &headers, "")
+            .map_err(|e| format!("smoke test: {path}: {e}"))?;
+        if !body.contains(expected) {
+            return Err(format!("smoke test: {path} answered {status}: {body}"));
+        }
+        println!("    {path}: {status}");
+    }
+    println!("    the run command's tenant and API work together");
+    Ok(())
+}
