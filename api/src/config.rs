@@ -399,6 +399,28 @@ mod tests {
     }
 
     #[test]
+    fn spa_settings_need_a_client_id_and_name_the_domain() {
+        let base = [
+            "--auth0-issuer",
+            "http://127.0.0.1:4010/",
+            "--auth0-audience",
+            "x",
+        ];
+        assert!(config(&base).settings().unwrap().auth_config().is_none());
+        let mut with_client = base.to_vec();
+        with_client.extend(["--auth0-client-id", "abc"]);
+        let spa = config(&with_client)
+            .settings()
+            .unwrap()
+            .auth_config()
+            .unwrap();
+        assert_eq!(spa.domain, "127.0.0.1:4010");
+        assert_eq!(spa.issuer, "http://127.0.0.1:4010/");
+        assert_eq!(spa.client_id, "abc");
+        assert_eq!(spa.scope, "openid profile read:messages");
+    }
+
+    #[test]
     fn origins_are_canonical_and_never_a_wildcard() {
         let ok = parse_origins("http://localhost:3000/, https://app.example.com").unwrap();
         assert_eq!(ok, ["http://localhost:3000", "https://app.example.com"]);
