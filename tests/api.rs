@@ -501,3 +501,44 @@ async fn responses_carry_security_headers() {
     assert_eq!(missing.status, 404);
     assert_eq!(missing.body.error, "not_found");
 }
+
+#[tokio::test]
+async fn built_spa_is_served_with_deep_links_and_a_strict_csp() {
+    let dist = std::env::temp_dir().join(format!("spa-dist-{}", std::process::id()));
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>spa</title>").unwrap();
+    std::fs::write(dist.join("app.js"), "export {}").unwrap();
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let options = AppOptions {
+        spa_dir: Some(dist.clone()),
+        ..AppOptions::default()
+    };
+    let app = spawn_app_for(tenant.issuer(), options).await;
+    for path in ["/", "/ping", "/profile", "/callback"] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("script-src 'self' 'wasm-unsafe-eval';"),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(csp.contains(tenant.issuer().trim_end_matches('/')), "{csp}");
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("<title>spa</title>")
+        );
+    }
+    let script = app.get("/app.js", None).await;
+    assert_eq!(script.text().await.unwrap(), "export {}");
+    let missing = error_answer(app.get("/api/nope", None).await).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(app.get("/api/public", None).await.status(), 200);
+    assert_eq!(app.get("/auth_config.json", None).await.status(), 200);
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 use clap::Parser;
-use shared::{AuthConfig, LOGIN_SCOPE};
+use shared::{AuthConfig, LOGIN_SCOPE, SessionStorage};
 use url::Url;
 
 use crate::auth::{JwksSettings, ValidationSettings};
@@ -44,6 +44,16 @@ pub struct Config {
     #[arg(long, env = "ALLOWED_ORIGINS", default_value = "http://localhost:3000")]
     pub allowed_origins: String,
 
+    /// Serve the built SPA from this folder (Trunk's `dist/`), with deep links falling back to
+    /// its `index.html`: one deployable for app and API.
+    #[arg(long, env = "SPA_DIR")]
+    pub spa_dir: Option<std::path::PathBuf>,
+
+    /// Where the SPA keeps the session: `session` (sessionStorage, the default), `local`
+    /// (localStorage, as Auth0's samples) or `memory` (lost on reload). See the README.
+    #[arg(long, env = "SPA_SESSION_STORAGE", default_value = "session")]
+    pub spa_session_storage: String,
+
     /// How long a fetched key set is trusted before it is refreshed in the background.
     #[arg(long, env = "JWKS_MAX_AGE", default_value = "10m")]
     pub jwks_max_age: String,
@@ -68,6 +78,8 @@ pub struct Settings {
     pub addr: SocketAddr,
     pub allowed_origins: Vec<HeaderValue>,
     pub client_id: Option<String>,
+    pub spa_dir: Option<std::path::PathBuf>,
+    pub session_storage: SessionStorage,
     pub validation: ValidationSettings,
     pub jwks: JwksSettings,
 }
@@ -87,6 +99,7 @@ impl Settings {
             client_id: self.client_id.clone()?,
             audience: self.validation.audience.clone(),
             scope: LOGIN_SCOPE.to_owned(),
+            session_storage: self.session_storage,
         })
     }
 }
@@ -152,6 +165,20 @@ impl Config {
             Duration::ZERO,
             MAX_LEEWAY,
         )?;
+        let session_storage = self.spa_session_storage.trim().parse().map_err(|why| {
+            config_error(format!(
+                "SPA_SESSION_STORAGE: {why}: e.g. SPA_SESSION_STORAGE=session"
+            ))
+        })?;
+        let spa_dir = match &self.spa_dir {
+            Some(dir) if !dir.join("index.html").is_file() => {
+                return Err(config_error(format!(
+                    "SPA_DIR={} has no index.html: build the SPA first (trunk build --release) and point SPA_DIR at its dist folder, e.g. SPA_DIR=dist",
+                    dir.display()
+                )));
+            }
+            other => other.clone(),
+        };
         let client_id = self
             .auth0_client_id
             .as_deref()
@@ -162,6 +189,8 @@ impl Config {
             addr,
             allowed_origins,
             client_id,
+            spa_dir,
+            session_storage,
             jwks: JwksSettings {
                 url: jwks_url(&issuer),
                 max_age,

@@ -52,8 +52,9 @@ impl AppState {
     }
 }
 
-/// The whole HTTP app: routes, CORS, security headers and request tracing.
-pub fn app(state: AppState, allowed_origins: Vec<HeaderValue>) -> Router {
+/// The whole HTTP app: routes, the SPA if there is one, CORS, security headers and tracing.
+pub fn app(state: AppState, settings: &Settings) -> Router {
+    let allowed_origins = settings.allowed_origins.clone();
     let cors = CorsLayer::new()
         // A fixed allow-list: an origin not on it gets no CORS headers, and none is reflected.
         .allow_origin(AllowOrigin::list(allowed_origins))
@@ -68,11 +69,17 @@ pub fn app(state: AppState, allowed_origins: Vec<HeaderValue>) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
-    Router::new()
+    let routes = Router::new()
         .merge(routes::messages::router())
         .merge(routes::health::router())
         .merge(routes::auth_config::router())
-        .fallback(not_found)
+        // Unknown API paths stay JSON 404s, even when the SPA answers every other path.
+        .route("/api/{*rest}", axum::routing::any(not_found));
+    let routes = match &settings.spa_dir {
+        Some(dir) => routes::spa::serve_from(routes, dir, &settings.validation.issuer),
+        None => routes.fallback(not_found),
+    };
+    routes
         .with_state(state)
         .layer(cors)
         .layer(security_header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -120,7 +127,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let state = AppState::new(&settings);
     state.validator.jwks().warm_up();
-    let app = app(state, settings.allowed_origins);
+    let app = app(state, &settings);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -21,6 +21,40 @@ pub struct AuthConfig {
     pub client_id: String,
     pub audience: String,
     pub scope: String,
+    /// Where the SPA keeps the session; see [`SessionStorage`].
+    #[serde(default)]
+    pub session_storage: SessionStorage,
+}
+
+/// Where the SPA keeps the tokens after login — a trade-off between surviving a reload and
+/// how much a script injected into the page (XSS) or another tab can reach:
+///
+/// - `session` (the default): `sessionStorage`. Survives a reload of the tab, ends with the
+///   tab, is not shared with other tabs or windows. An XSS in this tab can still read it.
+/// - `local`: `localStorage`, as Auth0's samples do. Survives closing the browser and is shared
+///   by every tab of the origin: the widest exposure, and the longest.
+/// - `memory`: only in the running page. Nothing persists, so nothing is left behind for a
+///   later script to find, but a reload logs the user out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStorage {
+    #[default]
+    Session,
+    Local,
+    Memory,
+}
+
+impl std::str::FromStr for SessionStorage {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "session" => Ok(Self::Session),
+            "local" => Ok(Self::Local),
+            "memory" => Ok(Self::Memory),
+            other => Err(format!("{other:?} is not one of session, local, memory")),
+        }
+    }
 }
 
 /// A successful answer of the API: `{"message": "..."}`.
@@ -72,10 +106,12 @@ mod tests {
             client_id: "abc".into(),
             audience: "https://quickstarts/api".into(),
             scope: LOGIN_SCOPE.into(),
+            session_storage: SessionStorage::default(),
         };
         let json = serde_json::to_value(&config).unwrap();
         assert_eq!(json["clientId"], "abc");
         assert_eq!(json["scope"], "openid profile read:messages");
+        assert_eq!(json["sessionStorage"], "session");
     }
 
     #[test]

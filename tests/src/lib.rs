@@ -55,6 +55,9 @@ pub struct AppOptions {
     pub refetch_cooldown: Duration,
     pub fetch_timeout: Duration,
     pub leeway: Duration,
+    /// Serve the built SPA from here.
+    pub spa_dir: Option<std::path::PathBuf>,
+    pub session_storage: shared::SessionStorage,
 }
 
 impl Default for AppOptions {
@@ -64,6 +67,8 @@ impl Default for AppOptions {
             refetch_cooldown: Duration::from_millis(200),
             fetch_timeout: Duration::from_secs(5),
             leeway: Duration::from_secs(5),
+            spa_dir: None,
+            session_storage: shared::SessionStorage::default(),
         }
     }
 }
@@ -75,11 +80,19 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app_for(issuer: &str, options: AppOptions) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    serve_app_on(listener, issuer, options)
+}
+
+/// The real API on `listener` (bound first when the tenant must know the app's address).
+pub fn serve_app_on(listener: TcpListener, issuer: &str, options: AppOptions) -> TestApp {
     let issuer = Url::parse(issuer).expect("issuer URL");
     let settings = Settings {
         addr: "127.0.0.1:0".parse().unwrap(),
         allowed_origins: vec![ALLOWED_ORIGIN.parse().unwrap()],
         client_id: Some(CLIENT_ID.to_owned()),
+        spa_dir: options.spa_dir.clone(),
+        session_storage: options.session_storage,
         jwks: JwksSettings {
             url: jwks_url(&issuer),
             max_age: options.max_age,
@@ -92,7 +105,6 @@ pub async fn spawn_app_for(issuer: &str, options: AppOptions) -> TestApp {
             leeway: options.leeway,
         },
     };
-    let listener = TcpListener::bind(settings.addr).await.expect("bind");
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(api::serve(listener, settings, pending()));
     TestApp {

@@ -9,6 +9,7 @@
 //! else, on every call, so it must compile in seconds.
 
 mod run;
+mod tools;
 
 use std::env;
 use std::io::{BufRead, BufReader};
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run::run(&args[1..]),
         Some("test") => test(),
+        Some("setup") => setup(),
         Some("help" | "-h" | "--help") | None => {
             print_usage();
             Ok(())
@@ -40,7 +42,8 @@ fn print_usage() {
         "cargo xtask <command>\n\n\
          \x20 run   run the app (release build): the development tenant and the API, or the API\n\
          \x20       alone against the tenant in .env or the environment (AUTH0_DOMAIN / AUTH0_ISSUER)\n\
-         \x20 test  formatting, clippy (-D warnings) and every test, as CI runs them"
+         \x20 test  formatting, clippy (-D warnings) and every test, as CI runs them\n\
+         \x20 setup only install what run and test need (both do it themselves anyway)"
     );
 }
 
@@ -86,6 +89,12 @@ fn ensure_rust_components() -> Result<(), String> {
         "installing rustfmt and clippy",
         Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]),
     )
+}
+
+fn setup() -> Result<(), String> {
+    ensure_rust_components()?;
+    tools::ensure_spa_tools()?;
+    tools::ensure_chromium()
 }
 
 fn test() -> Result<(), String> {

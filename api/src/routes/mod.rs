@@ -3,3 +3,4 @@
 pub mod auth_config;
 pub mod health;
 pub mod messages;
+pub mod spa;

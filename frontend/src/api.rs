@@ -1,0 +1,195 @@
+//! Calls to the API and what a person is told when one fails.
+
+use gloo_net::http::Request;
+use shared::{ErrorBody, Message};
+
+/// The three endpoints of the Ping page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Public,
+    Private,
+    PrivateScoped,
+}
+
+impl Endpoint {
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Public => "/api/public",
+            Endpoint::Private => "/api/private",
+            Endpoint::PrivateScoped => "/api/private-scoped",
+        }
+    }
+
+    pub fn needs_login(self) -> bool {
+        self != Endpoint::Public
+    }
+}
+
+/// A failed call, worded for the person looking at the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The status line, e.g. `403 Forbidden — insufficient_scope`.
+    pub title: String,
+    /// The API's own explanation.
+    pub detail: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// Whether logging in (again) is the way out.
+    pub offer_login: bool,
+}
+
+/// The answer to one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Message(String),
+    Failed(Problem),
+}
+
+/// Maps an API error to a [`Problem`]: the status, the RFC 6750 reason, and a hint.
+pub fn problem_for(status: u16, body: Option<&ErrorBody>) -> Problem {
+    let reason = body.map(|b| b.error.as_str()).unwrap_or("");
+    let detail = body
+        .map(|b| b.message.clone())
+        .unwrap_or_else(|| "The API answered without an explanation.".to_owned());
+    let status_text = match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let title = if reason.is_empty() {
+        format!("{status} {status_text}")
+    } else {
+        format!("{status} {status_text} — {reason}")
+    };
+    let (hint, offer_login) = match (status, reason) {
+        (401, "invalid_token") if detail.contains("expired") => (
+            Some("Your session has expired. Log in again to get a new access token.".to_owned()),
+            true,
+        ),
+        (401, "invalid_token") => (
+            Some("The API refused the access token. Log in again; if it keeps happening, check that the SPA and the API use the same tenant and audience.".to_owned()),
+            true,
+        ),
+        (401, _) => (Some("Log in to call this endpoint.".to_owned()), true),
+        (403, "insufficient_scope") => (
+            Some("Your access token lacks the read:messages scope. Log in as a user who has it (on the development tenant: reader@example.com), or grant read:messages to this user in Auth0 (User Management → Users → Permissions) and log in again.".to_owned()),
+            false,
+        ),
+        (503, _) => (
+            Some("The API cannot reach the tenant's keys right now. Try again in a few seconds.".to_owned()),
+            false,
+        ),
+        _ => (None, false),
+    };
+    Problem {
+        title,
+        detail,
+        hint,
+        offer_login,
+    }
+}
+
+/// A call that never got an HTTP answer: the API is down, or CORS blocked it.
+pub fn network_problem(error: &str) -> Problem {
+    Problem {
+        title: "The API could not be reached".to_owned(),
+        detail: format!("The request failed before any answer came back ({error})."),
+        hint: Some("Check that the API is running and serves this page's origin, or that its ALLOWED_ORIGINS lets this origin call it (CORS).".to_owned()),
+        offer_login: false,
+    }
+}
+
+/// Calls `endpoint`, with the access token when there is one.
+pub async fn call(endpoint: Endpoint, access_token: Option<&str>) -> Outcome {
+    let mut request = Request::get(endpoint.path());
+    if let Some(token) = access_token {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => return Outcome::Failed(network_problem(&error.to_string())),
+    };
+    if response.ok() {
+        return match response.json::<Message>().await {
+            Ok(message) => Outcome::Message(message.message),
+            Err(_) => Outcome::Failed(Problem {
+                title: format!("{} — unexpected answer", response.status()),
+                detail: "The API answered something that is not a message.".to_owned(),
+                hint: None,
+                offer_login: false,
+            }),
+        };
+    }
+    let body = response.json::<ErrorBody>().await.ok();
+    Outcome::Failed(problem_for(response.status(), body.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(error: &str, message: &str) -> ErrorBody {
+        ErrorBody {
+            error: error.into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn missing_scope_names_the_scope_and_how_to_get_it() {
+        let problem = problem_for(
+            403,
+            Some(&body(
+                "insufficient_scope",
+                "The access token does not grant the read:messages scope.",
+            )),
+        );
+        assert_eq!(problem.title, "403 Forbidden — insufficient_scope");
+        assert!(problem.detail.contains("read:messages"));
+        assert!(problem.hint.unwrap().contains("grant read:messages"));
+        assert!(!problem.offer_login);
+    }
+
+    #[test]
+    fn expired_token_says_the_session_expired_and_offers_login() {
+        let problem = problem_for(
+            401,
+            Some(&body(
+                "invalid_token",
+                "The access token has expired. Log in again to get a new one.",
+            )),
+        );
+        assert!(problem.hint.unwrap().contains("session has expired"));
+        assert!(problem.offer_login);
+    }
+
+    #[test]
+    fn missing_token_offers_login() {
+        let problem = problem_for(401, Some(&body("missing_token", "needs a token")));
+        assert_eq!(problem.title, "401 Unauthorized — missing_token");
+        assert!(problem.offer_login);
+    }
+
+    #[test]
+    fn bodiless_errors_and_network_failures_still_explain() {
+        let problem = problem_for(502, None);
+        assert_eq!(problem.title, "502 Error");
+        assert!(!problem.detail.is_empty());
+        assert!(
+            network_problem("TypeError: Failed to fetch")
+                .hint
+                .unwrap()
+                .contains("CORS")
+        );
+    }
+
+    #[test]
+    fn endpoints_and_their_needs() {
+        assert_eq!(Endpoint::PrivateScoped.path(), "/api/private-scoped");
+        assert!(!Endpoint::Public.needs_login());
+        assert!(Endpoint::Private.needs_login());
+    }
+}

@@ -1,0 +1,233 @@
+//! What only a browser can do: randomness and signatures (WebCrypto), storage, the clock,
+//! the address bar. Thin wrappers; the decisions are in [`crate::auth`].
+
+use std::cell::RefCell;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gloo_net::http::Request;
+use gloo_storage::{LocalStorage, SessionStorage, Storage};
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use shared::{AuthConfig, SessionStorage as StorageKind};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::CryptoKey;
+
+use crate::auth::callback::PendingLogin;
+use crate::auth::session::Session;
+
+fn window() -> web_sys::Window {
+    web_sys::window().expect("the SPA runs in a window")
+}
+
+/// Seconds since the epoch, by the browser's clock.
+pub fn now_secs() -> u64 {
+    (js_sys::Date::now() / 1000.0) as u64
+}
+
+/// 32 bytes from the browser's CSPRNG, base64url: for `state` and `nonce`.
+pub fn random_token() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    window()
+        .crypto()
+        .and_then(|c| c.get_random_values_with_u8_array(&mut bytes))
+        .map_err(|_| {
+            "this browser has no secure random generator (crypto.getRandomValues)".to_owned()
+        })?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn subtle() -> Result<web_sys::SubtleCrypto, String> {
+    window().crypto().map(|c| c.subtle()).map_err(|_| {
+        "WebCrypto is unavailable (the page must be served over https or from localhost)".to_owned()
+    })
+}
+
+fn js_error(context: &str, error: JsValue) -> String {
+    let detail = error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .unwrap_or_else(|| format!("{error:?}"));
+    format!("{context}: {detail}")
+}
+
+pub async fn sha256(data: &[u8]) -> Result<Vec<u8>, String> {
+    let promise = subtle()?
+        .digest_with_str_and_u8_array("SHA-256", data)
+        .map_err(|e| js_error("SHA-256", e))?;
+    let digest = JsFuture::from(promise)
+        .await
+        .map_err(|e| js_error("SHA-256", e))?;
+    Ok(Uint8Array::new(&digest).to_vec())
+}
+
+/// An RSA key of the tenant's JWKS.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    pub kid: Option<String>,
+    #[serde(rename = "use")]
+    pub key_use: Option<String>,
+    pub alg: Option<String>,
+    pub n: Option<String>,
+    pub e: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+fn object(entries: &[(&str, JsValue)]) -> Object {
+    let object = Object::new();
+    for (key, value) in entries {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&object, &JsValue::from_str(key), value);
+    }
+    object
+}
+
+/// Verifies an RS256 signature with WebCrypto: RSASSA-PKCS1-v1_5 over SHA-256, the key
+/// imported from its JWK. WebCrypto keeps the bundle small: no RSA code in the wasm.
+pub async fn verify_rs256(
+    jwk: &Jwk,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<bool, String> {
+    let (Some(n), Some(e)) = (&jwk.n, &jwk.e) else {
+        return Err("the tenant's key has no RSA modulus or exponent".into());
+    };
+    let key_data = object(&[
+        ("kty", "RSA".into()),
+        ("n", n.as_str().into()),
+        ("e", e.as_str().into()),
+        ("alg", "RS256".into()),
+        ("ext", true.into()),
+    ]);
+    let algorithm = object(&[
+        ("name", "RSASSA-PKCS1-v1_5".into()),
+        ("hash", "SHA-256".into()),
+    ]);
+    let usages = Array::of1(&"verify".into());
+    let subtle = subtle()?;
+    let promise = subtle
+        .import_key_with_object("jwk", &key_data, &algorithm, false, &usages)
+        .map_err(|e| js_error("importing the tenant's key", e))?;
+    let key: CryptoKey = JsFuture::from(promise)
+        .await
+        .map_err(|e| js_error("importing the tenant's key", e))?
+        .unchecked_into();
+    let promise = subtle
+        .verify_with_object_and_u8_array_and_u8_array(&algorithm, &key, signature, signing_input)
+        .map_err(|e| js_error("verifying the signature", e))?;
+    let valid = JsFuture::from(promise)
+        .await
+        .map_err(|e| js_error("verifying the signature", e))?;
+    Ok(valid.as_bool().unwrap_or(false))
+}
+
+/// GET `url` as JSON, optionally with a bearer token.
+pub async fn get_json<T: DeserializeOwned>(url: &str, bearer: Option<&str>) -> Result<T, String> {
+    let mut request = Request::get(url);
+    if let Some(token) = bearer {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("{url} could not be reached ({e})"))?;
+    if !response.ok() {
+        return Err(format!("{url} answered HTTP {}", response.status()));
+    }
+    response
+        .json()
+        .await
+        .map_err(|_| format!("{url} did not answer JSON"))
+}
+
+pub async fn load_auth_config() -> Result<AuthConfig, String> {
+    get_json("/auth_config.json", None).await
+}
+
+/// The page's origin, e.g. `http://localhost:3000`.
+pub fn origin() -> String {
+    window().location().origin().unwrap_or_default()
+}
+
+pub fn current_path() -> String {
+    window()
+        .location()
+        .pathname()
+        .unwrap_or_else(|_| "/".into())
+}
+
+/// The fragment, without `#`.
+pub fn fragment() -> String {
+    window()
+        .location()
+        .hash()
+        .unwrap_or_default()
+        .trim_start_matches('#')
+        .to_owned()
+}
+
+/// Leaves the SPA for `url` (the tenant's login or logout).
+pub fn go_to(url: &str) {
+    let _ = window().location().set_href(url);
+}
+
+const PENDING_LOGIN_KEY: &str = "quickstart.pending_login";
+const SESSION_KEY: &str = "quickstart.session";
+
+/// The pending login lives in sessionStorage whatever the session storage: it must survive
+/// the round trip to the tenant, and only in this tab.
+pub fn save_pending_login(pending: &PendingLogin) -> Result<(), String> {
+    SessionStorage::set(PENDING_LOGIN_KEY, pending)
+        .map_err(|_| "the browser refused to store the login state (sessionStorage)".to_owned())
+}
+
+/// Takes the pending login: it is used once.
+pub fn take_pending_login() -> Option<PendingLogin> {
+    let pending = SessionStorage::get(PENDING_LOGIN_KEY).ok();
+    SessionStorage::delete(PENDING_LOGIN_KEY);
+    pending
+}
+
+thread_local! {
+    static MEMORY_SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
+}
+
+/// Stores sessions where the configuration says (see [`shared::SessionStorage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionStore(pub StorageKind);
+
+impl SessionStore {
+    pub fn load(self) -> Option<Session> {
+        match self.0 {
+            StorageKind::Session => SessionStorage::get(SESSION_KEY).ok(),
+            StorageKind::Local => LocalStorage::get(SESSION_KEY).ok(),
+            StorageKind::Memory => MEMORY_SESSION.with(|m| m.borrow().clone()),
+        }
+    }
+
+    pub fn save(self, session: &Session) -> Result<(), String> {
+        let refused = |_| "the browser refused to store the session".to_owned();
+        match self.0 {
+            StorageKind::Session => SessionStorage::set(SESSION_KEY, session).map_err(refused),
+            StorageKind::Local => LocalStorage::set(SESSION_KEY, session).map_err(refused),
+            StorageKind::Memory => {
+                MEMORY_SESSION.with(|m| *m.borrow_mut() = Some(session.clone()));
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes the session from every place it could be, whatever the setting was before.
+    pub fn clear(self) {
+        SessionStorage::delete(SESSION_KEY);
+        LocalStorage::delete(SESSION_KEY);
+        MEMORY_SESSION.with(|m| *m.borrow_mut() = None);
+    }
+}

@@ -1,0 +1,3 @@
+pub mod login_button;
+pub mod nav;
+pub mod problem_view;

@@ -1,0 +1,473 @@
+//! End to end, as a person uses the app: Debian's Chromium, headless, driven over WebDriver
+//! (chromedriver + fantoccini), against the real servers on loopback — the development
+//! tenant, and the API serving the release build of the SPA from `dist/`.
+//!
+//! `cargo xtask test` builds `dist/` and installs Chromium before running these.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use devtenant::config::AppType;
+use fantoccini::{Client, ClientBuilder, Locator};
+use integration_tests::*;
+use serde_json::json;
+use shared::Message;
+use tokio::net::TcpListener;
+
+/// One browser at a time: two cores do not run several Chromiums well.
+static ONE_BROWSER: LazyLock<tokio::sync::Mutex<()>> =
+    LazyLock::new(|| tokio::sync::Mutex::new(()));
+
+fn dist() -> PathBuf {
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    assert!(
+        dist.join("index.html").is_file(),
+        "{} has no built SPA: run `cargo xtask test`, which builds it (trunk build --release)",
+        dist.display()
+    );
+    dist
+}
+
+/// The tenant, with the app's origin among the SPA's callbacks, logout URLs and web origins
+/// (as one would register it in Auth0), and the API serving the SPA at that origin.
+struct Stack {
+    origin: String,
+    tenant: RunningTenant,
+    _app: TestApp,
+}
+
+async fn stack() -> Stack {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = TenantConfig::builtin();
+    let spa = config
+        .applications
+        .iter_mut()
+        .find(|a| a.app_type == AppType::Spa)
+        .unwrap();
+    spa.callbacks.push(format!("{origin}/callback"));
+    spa.logout_urls.push(origin.clone());
+    spa.web_origins.push(origin.clone());
+    let tenant = DevTenant::spawn_with(config, ring(&[&KEY])).await;
+    let options = AppOptions {
+        spa_dir: Some(dist()),
+        ..AppOptions::default()
+    };
+    let app = serve_app_on(listener, tenant.issuer(), options);
+    Stack {
+        origin,
+        tenant,
+        _app: app,
+    }
+}
+
+/// Headless Chromium through chromedriver; both stopped when dropped.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _one: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // chromedriver leads its own process group: this stops Chromium with it.
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-9", "--", &group]).status();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn browser() -> Browser {
+    let one = ONE_BROWSER.lock().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = {
+        use std::os::unix::process::CommandExt;
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect(
+                "chromedriver is installed (cargo xtask test installs Debian's chromium-driver)",
+            )
+    };
+    let profile = std::env::temp_dir().join(format!("e2e-chromium-{}-{port}", std::process::id()));
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--disable-quic", "--window-size=1100,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        },
+    });
+    let capabilities = capabilities.as_object().unwrap().clone();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let client = loop {
+        match ClientBuilder::rustls()
+            .expect("rustls WebDriver client")
+            .capabilities(capabilities.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => break client,
+            Err(error) if Instant::now() > deadline => {
+                panic!("chromedriver did not start: {error}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    Browser {
+        client,
+        driver,
+        _one: one,
+    }
+}
+
+impl Browser {
+    async fn open(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    /// The text of `css`, once it exists and contains `expected`.
+    async fn wait_for_text(&self, css: &str, expected: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+            {
+                if text.contains(expected) {
+                    return text;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css} never showed {expected:?}; last seen: {last:?}");
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn is_enabled(&self, css: &str) -> bool {
+        let element = self
+            .client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap();
+        element.attr("disabled").await.unwrap().is_none()
+    }
+
+    async fn url(&self) -> String {
+        self.client.current_url().await.unwrap().to_string()
+    }
+
+    /// Clicks Log In and waits for the tenant's login form.
+    async fn start_login(&self, stack: &Stack) {
+        self.click("#login").await;
+        self.wait_for_url(stack.tenant.issuer()).await;
+        self.client
+            .wait()
+            .for_element(Locator::Css("#email"))
+            .await
+            .unwrap();
+    }
+
+    async fn fill_login_form(&self, email: &str, password: &str) {
+        let email_field = self.client.find(Locator::Css("#email")).await.unwrap();
+        email_field.send_keys(email).await.unwrap();
+        let password_field = self.client.find(Locator::Css("#password")).await.unwrap();
+        password_field.send_keys(password).await.unwrap();
+        self.click("button[value=login]").await;
+    }
+
+    async fn wait_for_url(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let url = self.url().await;
+            if url.starts_with(prefix) {
+                return url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never reached {prefix}; at {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The whole login from the Ping page, as a person does it; returns how long it took
+    /// from the click on Log In to the app showing the logged-in Ping page.
+    async fn log_in_from_ping(&self, stack: &Stack, email: &str, password: &str) -> Duration {
+        self.open(&format!("{}/ping", stack.origin)).await;
+        let started = Instant::now();
+        self.start_login(stack).await;
+        self.fill_login_form(email, password).await;
+        self.wait_for_url(&format!("{}/ping", stack.origin)).await;
+        self.client
+            .wait()
+            .for_element(Locator::Css("#logout"))
+            .await
+            .unwrap();
+        started.elapsed()
+    }
+
+    async fn call(&self, button: &str, expected: &str) -> String {
+        self.click(button).await;
+        self.wait_for_text("#result", expected).await
+    }
+
+    async fn assert_logged_out(&self, stack: &Stack) {
+        self.open(&stack.origin).await;
+        self.wait_for_text(
+            "#home-status",
+            "You are not logged in! Please log in to continue.",
+        )
+        .await;
+    }
+
+    async fn session_storage(&self, key: &str) -> serde_json::Value {
+        self.client
+            .execute(
+                "return sessionStorage.getItem(arguments[0]);",
+                vec![json!(key)],
+            )
+            .await
+            .unwrap()
+    }
+}
+
+const SESSION_KEY: &str = "quickstart.session";
+
+#[tokio::test]
+async fn logged_out_ping_answers_public_and_disables_private() {
+    let stack = stack().await;
+    let b = browser().await;
+    b.open(&format!("{}/ping", stack.origin)).await;
+    b.wait_for_text("h1", "Make a Call to the Server").await;
+    b.wait_for_text(
+        "#login-prompt",
+        "Log in to call a private (secured) server endpoint.",
+    )
+    .await;
+    assert!(b.is_enabled("#call-public").await);
+    assert!(!b.is_enabled("#call-private").await);
+    assert!(!b.is_enabled("#call-private-scoped").await);
+    b.call("#call-public", Message::PUBLIC).await;
+    b.assert_logged_out(&stack).await;
+}
+
+#[tokio::test]
+async fn reader_logs_in_and_gets_all_three_answers() {
+    let stack = stack().await;
+    let b = browser().await;
+    let round_trip = b
+        .log_in_from_ping(&stack, "reader@example.com", "reader")
+        .await;
+    println!(
+        "e2e: login round trip (Log In click -> tenant form -> verified session on /ping): {} ms",
+        round_trip.as_millis()
+    );
+    // The fragment with the tokens is gone from the address bar.
+    assert_eq!(b.url().await, format!("{}/ping", stack.origin));
+    b.call("#call-public", Message::PUBLIC).await;
+    b.call("#call-private", Message::PRIVATE).await;
+    b.call("#call-private-scoped", Message::PRIVATE_SCOPED)
+        .await;
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
+    std::fs::create_dir_all(&shots).unwrap();
+    let png = b.client.screenshot().await.unwrap();
+    std::fs::write(shots.join("ping-scoped.png"), png).unwrap();
+    // The profile shows who logged in, and the tenant's /userinfo.
+    b.click("a[href='/profile']").await;
+    b.wait_for_text("#profile-name", "Ada Reader").await;
+    b.wait_for_text("#userinfo", "auth0|reader").await;
+}
+
+#[tokio::test]
+async fn guest_without_the_scope_sees_the_403_explanation() {
+    let stack = stack().await;
+    let b = browser().await;
+    b.log_in_from_ping(&stack, "guest@example.com", "guest")
+        .await;
+    b.call("#call-private", Message::PRIVATE).await;
+    let shown = b.call("#call-private-scoped", "403 Forbidden").await;
+    assert!(shown.contains("insufficient_scope"), "{shown}");
+    assert!(shown.contains("read:messages"), "{shown}");
+    assert!(shown.contains("Log in as a user who has it"), "{shown}");
+}
+
+#[tokio::test]
+async fn reload_keeps_the_session_and_log_out_ends_it() {
+    let stack = stack().await;
+    let b = browser().await;
+    b.log_in_from_ping(&stack, "reader@example.com", "reader")
+        .await;
+    b.client.refresh().await.unwrap();
+    b.call("#call-private", Message::PRIVATE).await;
+    b.open(&stack.origin).await;
+    b.wait_for_text("#home-status", "You are logged in!").await;
+    b.click("#logout").await;
+    b.wait_for_url(&stack.origin).await;
+    b.wait_for_text("#home-status", "You are not logged in!")
+        .await;
+    assert_eq!(b.session_storage(SESSION_KEY).await, json!(null));
+    // The tenant's session ended too: Log In asks for credentials again.
+    b.start_login(&stack).await;
+}
+
+#[tokio::test]
+async fn expired_or_refused_session_asks_to_log_in_again() {
+    let stack = stack().await;
+    let b = browser().await;
+    b.log_in_from_ping(&stack, "reader@example.com", "reader")
+        .await;
+    // A session past its expiry counts as logged out.
+    b.client
+        .execute(
+            "const s = JSON.parse(sessionStorage.getItem(arguments[0])); s.expires_at = 1; sessionStorage.setItem(arguments[0], JSON.stringify(s));",
+            vec![json!(SESSION_KEY)],
+        )
+        .await
+        .unwrap();
+    b.client.refresh().await.unwrap();
+    b.wait_for_text("#login-prompt", "Log in to call a private")
+        .await;
+    assert!(!b.is_enabled("#call-private").await);
+    // Log In again: the tenant still has its session, so no form, straight back.
+    b.click("#login").await;
+    b.client
+        .wait()
+        .for_element(Locator::Css("#logout"))
+        .await
+        .unwrap();
+    assert_eq!(b.url().await, format!("{}/ping", stack.origin));
+    // A token the API refuses (here: altered) gets the 401 explanation and Log In again.
+    b.client
+        .execute(
+            "const s = JSON.parse(sessionStorage.getItem(arguments[0])); s.access_token += 'x'; sessionStorage.setItem(arguments[0], JSON.stringify(s));",
+            vec![json!(SESSION_KEY)],
+        )
+        .await
+        .unwrap();
+    b.client.refresh().await.unwrap();
+    let shown = b.call("#call-private", "401 Unauthorized").await;
+    assert!(shown.contains("invalid_token"), "{shown}");
+    b.client.find(Locator::Css("#result #login")).await.unwrap();
+}
+
+/// The `state` and `nonce` of the login under way, read off the tenant's URL.
+async fn login_parameters(b: &Browser) -> (String, String) {
+    let url = url::Url::parse(&b.url().await).unwrap();
+    let get = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    (get("state"), get("nonce"))
+}
+
+async fn assert_refused(b: &Browser, stack: &Stack, words: &str) {
+    let shown = b.wait_for_text("#login-error", words).await;
+    assert!(!shown.is_empty());
+    assert_eq!(b.session_storage(SESSION_KEY).await, json!(null));
+    b.assert_logged_out(stack).await;
+}
+
+#[tokio::test]
+async fn callback_with_the_wrong_state_stores_no_session() {
+    let stack = stack().await;
+    let b = browser().await;
+    b.open(&format!("{}/ping", stack.origin)).await;
+    b.start_login(&stack).await;
+    let (_, nonce) = login_parameters(&b).await;
+    let id_token = KEY.sign(&json!({
+        "iss": stack.tenant.issuer(), "sub": "auth0|reader", "aud": CLIENT_ID,
+        "exp": now() + 600, "iat": now(), "nonce": nonce,
+    }));
+    b.open(&format!(
+        "{}/callback#access_token=x&id_token={id_token}&state=forged&expires_in=7200",
+        stack.origin
+    ))
+    .await;
+    assert_refused(&b, &stack, "state mismatch").await;
+}
+
+#[tokio::test]
+async fn callback_with_another_logins_nonce_stores_no_session() {
+    let stack = stack().await;
+    let b = browser().await;
+    b.open(&format!("{}/ping", stack.origin)).await;
+    b.start_login(&stack).await;
+    // Same login (state), but the ID token is minted for another nonce: a replay.
+    let mut url = url::Url::parse(&b.url().await).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "nonce" {
+                "another-nonce".into()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    b.open(url.as_str()).await;
+    b.fill_login_form("reader@example.com", "reader").await;
+    assert_refused(&b, &stack, "nonce").await;
+}
+
+#[tokio::test]
+async fn callback_with_a_forged_id_token_signature_stores_no_session() {
+    let stack = stack().await;
+    let b = browser().await;
+    b.open(&format!("{}/ping", stack.origin)).await;
+    b.start_login(&stack).await;
+    let (state, nonce) = login_parameters(&b).await;
+    // Every claim right, the tenant's kid, the attacker's key.
+    let forged = ATTACKER_KEY.sign_with_header(
+        &json!({"alg": "RS256", "typ": "JWT", "kid": KEY.kid()}),
+        &json!({
+            "iss": stack.tenant.issuer(), "sub": "auth0|reader", "aud": CLIENT_ID,
+            "exp": now() + 600, "iat": now(), "nonce": nonce,
+        }),
+    );
+    b.open(&format!(
+        "{}/callback#access_token=x&id_token={forged}&state={state}&expires_in=7200",
+        stack.origin
+    ))
+    .await;
+    assert_refused(&b, &stack, "signature does not verify").await;
+}
+
+#[tokio::test]
+async fn cancelled_login_shows_access_denied() {
+    let stack = stack().await;
+    let b = browser().await;
+    b.open(&format!("{}/ping", stack.origin)).await;
+    b.start_login(&stack).await;
+    b.click("button[value=cancel]").await;
+    assert_refused(&b, &stack, "access_denied").await;
+}
