@@ -294,10 +294,8 @@ async fn reader_logs_in_and_gets_all_three_answers() {
     b.call("#call-private", Message::PRIVATE).await;
     b.call("#call-private-scoped", Message::PRIVATE_SCOPED)
         .await;
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
-    std::fs::create_dir_all(&shots).unwrap();
     let png = b.client.screenshot().await.unwrap();
-    std::fs::write(shots.join("ping-scoped.png"), png).unwrap();
+    std::fs::write(figures.join("ping-scoped.png"), png).unwrap();
     // The profile shows who logged in, and the tenant's /userinfo.
     b.click("a[href='/profile']").await;
     b.wait_for_text("#profile-name", "Ada Reader").await;

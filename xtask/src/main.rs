@@ -9,6 +9,7 @@
 //! else, on every call, so it must compile in seconds.
 
 mod run;
+mod spa;
 mod tools;
 
 use std::env;
@@ -115,7 +116,14 @@ fn test() -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    // The end-to-end tests drive Chromium against the release build of the SPA.
+    spa::build()?;
+    spa::report_size()?;
+    tools::ensure_chromium()?;
     let mut counts = cargo_test(&["--workspace", "--all-targets", "--locked"])?;
+    if let Ok(figure) = std::fs::read_to_string(root().join("target/e2e/login-round-trip.txt")) {
+        print!("==> end-to-end: {figure}");
+    }
     run::smoke_test()?;
     counts.passed += 1;
     println!("==> all checks passed");
@@ -139,6 +147,8 @@ fn cargo_test(args: &[&str]) -> Result<Counts, String> {
     let mut child = cargo()
         .arg("test")
         .args(args)
+        // chromedriver for the end-to-end tests is found on PATH.
+        .env("PATH", tools::path_with_tools())
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start cargo test: {e}"))?;

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::{cargo, root, step};
 
-/// The fixed addresses of the run command (tests use port 0).
+/// The fixed addresses of the run command (tests use port 0). The API serves the SPA too, at
+/// the origin the tenant's SPA application allows: http://localhost:3000.
 const TENANT_ADDR: &str = "127.0.0.1:4010";
-const API_ADDR: &str = "127.0.0.1:3001";
+const APP_ADDR: &str = "127.0.0.1:3000";
 
 #[derive(Clone, Copy)]
 enum Profile {
@@ -34,6 +35,8 @@ struct Launch {
     profile: Profile,
     tenant_addr: String,
     api_addr: String,
+    /// The built SPA for the API to serve.
+    spa_dir: Option<PathBuf>,
 }
 
 /// The running app: its processes, stopped when this is dropped.
@@ -58,20 +61,21 @@ pub fn run(extra: &[String]) -> Result<(), String> {
             "`cargo xtask run` takes no arguments (got {extra:?}); configure it with .env or the environment"
         ));
     }
+    crate::spa::build()?;
     let mut app = launch(&Launch {
         profile: Profile::Release,
         tenant_addr: TENANT_ADDR.into(),
-        api_addr: std::env::var("API_ADDR").unwrap_or_else(|_| API_ADDR.into()),
+        api_addr: std::env::var("API_ADDR").unwrap_or_else(|_| APP_ADDR.into()),
+        spa_dir: Some(root().join("dist")),
     })?;
     wait_until_healthy(&app.api_addr, Duration::from_secs(30))?;
+    let open = app.api_addr.replace("127.0.0.1", "localhost");
     match &app.tenant_issuer {
         Some(issuer) => println!(
-            "\nReady: the API at http://{} trusts the development tenant at {issuer}\n(log in there as reader@example.com / reader or guest@example.com / guest). Ctrl-C stops both.",
-            app.api_addr
+            "\nReady: open http://{open} — the app and its API, logging in with the development tenant at {issuer}\n(demo users: reader@example.com / reader, guest@example.com / guest). Ctrl-C stops both."
         ),
         None => println!(
-            "\nReady: the API at http://{} trusts the tenant configured in .env or the environment. Ctrl-C stops it.",
-            app.api_addr
+            "\nReady: open http://{open} — the app and its API, logging in with the tenant configured in .env or the environment. Ctrl-C stops it."
         ),
     }
     // Until one of them stops (Ctrl-C reaches them all); then the other is stopped too.
@@ -126,6 +130,9 @@ fn launch(launch: &Launch) -> Result<App, String> {
     };
     let mut api = Command::new(bin("api"));
     api.current_dir(root()).env("API_ADDR", &launch.api_addr);
+    if let Some(dir) = &launch.spa_dir {
+        api.env("SPA_DIR", dir);
+    }
     if !tenant_configured() {
         let devtenant = |subcommand: &str| {
             let mut command = Command::new(bin("devtenant"));
@@ -230,7 +237,7 @@ fn free_port() -> Result<String, String> {
 /// What the README's curl recipe does, against what `run` starts: a client-credentials token
 /// from the tenant, then the three endpoints. Debug build, free ports, no `.env`.
 pub fn smoke_test() -> Result<(), String> {
-    println!("==> smoke test of `cargo xtask run` (development tenant + API)");
+    println!("==> smoke test of `cargo xtask run` (development tenant, API, SPA)");
     if tenant_configured() {
         println!(
             "    skipped: AUTH0_DOMAIN or AUTH0_ISSUER is set, so `run` would not start the development tenant"
@@ -238,10 +245,12 @@ pub fn smoke_test() -> Result<(), String> {
         return Ok(());
     }
     let tenant_addr = free_port()?;
+    // `xtask test` built dist/ before the tests.
     let app = launch(&Launch {
         profile: Profile::Debug,
         tenant_addr: tenant_addr.clone(),
         api_addr: free_port()?,
+        spa_dir: Some(root().join("dist")),
     })?;
     wait_until_healthy(&app.api_addr, Duration::from_secs(30))?;
     let form = "grant_type=client_credentials&client_id=rustquickstartm2m000000000000000\
@@ -262,6 +271,13 @@ pub fn smoke_test() -> Result<(), String> {
         .ok_or_else(|| format!("smoke test: no token from /oauth/token ({status}): {body}"))?;
     let bearer = format!("Bearer {token}");
     for (path, auth, expected) in [
+        ("/", None, "<script type=\"module\" src=\"/init.js\">"),
+        ("/ping", None, "<script type=\"module\" src=\"/init.js\">"),
+        (
+            "/auth_config.json",
+            None,
+            "\"clientId\":\"rustquickstartspa000000000000000\"",
+        ),
         ("/api/public", None, "Hello from a public endpoint!"),
         (
             "/api/private",
