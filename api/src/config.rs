@@ -70,6 +70,11 @@ pub struct Config {
     /// Clock skew tolerated on `exp` and `nbf`.
     #[arg(long, env = "JWT_LEEWAY", default_value = "5s")]
     pub jwt_leeway: String,
+
+    /// How many verified access tokens to remember, so a token sent again skips the RSA
+    /// verification (its expiry is still checked every time); 0 turns this off.
+    #[arg(long, env = "TOKEN_CACHE_SIZE", default_value_t = 10_000)]
+    pub token_cache_size: usize,
 }
 
 /// The configuration once checked: everything the server needs, in the types it needs.
@@ -118,6 +123,8 @@ fn config_error(message: impl Into<String>) -> ConfigError {
 const MAX_JWKS_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 const MAX_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
+/// About 40 MB of remembered claims at the most.
+const MAX_TOKEN_CACHE_SIZE: usize = 100_000;
 
 impl Config {
     pub fn settings(&self) -> Result<Settings, ConfigError> {
@@ -179,6 +186,12 @@ impl Config {
             }
             other => other.clone(),
         };
+        if self.token_cache_size > MAX_TOKEN_CACHE_SIZE {
+            return Err(config_error(format!(
+                "TOKEN_CACHE_SIZE={} is out of range: use at most {MAX_TOKEN_CACHE_SIZE} (0 turns the cache off), e.g. TOKEN_CACHE_SIZE=10000",
+                self.token_cache_size
+            )));
+        }
         let client_id = self
             .auth0_client_id
             .as_deref()
@@ -201,6 +214,7 @@ impl Config {
                 issuer: issuer.into(),
                 audience,
                 leeway,
+                cache_size: self.token_cache_size,
             },
         })
     }
@@ -470,5 +484,8 @@ mod tests {
         assert!(with("--jwks-fetch-timeout", "2h").contains("out of range"));
         assert!(with("--jwks-refetch-cooldown", "1h").contains("out of range"));
         assert!(with("--api-addr", "localhost").contains("API_ADDR=127.0.0.1:3001"));
+        assert!(with("--token-cache-size", "1000000").contains("TOKEN_CACHE_SIZE=10000"));
+        assert!(with("--spa-session-storage", "cookie").contains("SPA_SESSION_STORAGE=session"));
+        assert!(with("--spa-dir", "/nonexistent").contains("has no index.html"));
     }
 }

@@ -58,6 +58,7 @@ pub struct AppOptions {
     /// Serve the built SPA from here.
     pub spa_dir: Option<std::path::PathBuf>,
     pub session_storage: shared::SessionStorage,
+    pub token_cache_size: usize,
 }
 
 impl Default for AppOptions {
@@ -69,6 +70,7 @@ impl Default for AppOptions {
             leeway: Duration::from_secs(5),
             spa_dir: None,
             session_storage: shared::SessionStorage::default(),
+            token_cache_size: 10_000,
         }
     }
 }
@@ -103,6 +105,7 @@ pub fn serve_app_on(listener: TcpListener, issuer: &str, options: AppOptions) ->
             issuer: issuer.to_string(),
             audience: AUDIENCE.to_owned(),
             leeway: options.leeway,
+            cache_size: options.token_cache_size,
         },
     };
     let base = format!("http://{}", listener.local_addr().unwrap());

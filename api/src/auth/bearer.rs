@@ -2,6 +2,8 @@
 //! from there — never from the query string, a cookie or a body, where it would leak into
 //! logs, caches and other sites' requests.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -15,7 +17,7 @@ use crate::error::AuthError;
 /// private. Rejections are RFC 6750 errors.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedUser {
-    pub claims: AccessClaims,
+    pub claims: Arc<AccessClaims>,
 }
 
 impl AuthenticatedUser {

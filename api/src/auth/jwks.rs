@@ -107,9 +107,15 @@ impl JwksCache {
         self.inner.fetches.load(Ordering::Relaxed)
     }
 
-    /// The generation of the key set: it changes whenever the keys are replaced.
+    /// The generation of the key set: it changes whenever the keys are replaced. Like a key
+    /// lookup, it starts a background refresh when the set is older than the max-age, so
+    /// that what is derived from the keys (the token cache) cannot outlive a rotation.
     pub fn generation(&self) -> u64 {
-        self.inner.read_state().generation
+        let state = self.inner.read_state();
+        if state.fetched_at.is_some() && state.is_stale(self.inner.settings.max_age) {
+            self.inner.schedule_background_refresh(state.attempts);
+        }
+        state.generation
     }
 
     /// Starts the first fetch in the background so the first private request finds keys ready.
@@ -119,15 +125,16 @@ impl JwksCache {
         tokio::spawn(async move { inner.refetch_unless_fetched_since(seen).await });
     }
 
-    /// The verification key for `kid`, refetching the key set once if `kid` is new.
-    pub async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, KeyError> {
+    /// The verification key for `kid`, refetching the key set once if `kid` is new, with the
+    /// generation of the key set it came from.
+    pub async fn key(&self, kid: &str) -> Result<(Arc<DecodingKey>, u64), KeyError> {
         let seen_attempts = {
             let state = self.inner.read_state();
             if let Some(key) = state.keys.get(kid) {
                 if state.is_stale(self.inner.settings.max_age) {
                     self.inner.schedule_background_refresh(state.attempts);
                 }
-                return Ok(key.clone());
+                return Ok((key.clone(), state.generation));
             }
             state.attempts
         };
@@ -135,7 +142,7 @@ impl JwksCache {
         self.inner.refetch_unless_fetched_since(seen_attempts).await;
         let state = self.inner.read_state();
         match state.keys.get(kid) {
-            Some(key) => Ok(key.clone()),
+            Some(key) => Ok((key.clone(), state.generation)),
             None if state.fetched_at.is_none() || state.last_attempt_failed => {
                 Err(KeyError::Unavailable)
             }

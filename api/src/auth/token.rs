@@ -1,7 +1,16 @@
 //! Access-token validation: RFC 6750 bearer tokens that are RFC 9068 JWT access tokens, checked
 //! the way RFC 8725 (JWT best current practices) asks.
+//!
+//! Tokens that pass are remembered, so that a client sending the same token again does not pay
+//! for another RSA verification (Envoy's jwt_authn keeps such a cache too). A remembered token
+//! is only ever let through if validation would let it through now: its `exp` and `nbf` are
+//! checked at every hit, and it is forgotten as soon as the tenant's key set changes. Only
+//! tokens that passed every check are remembered, so junk cannot fill the cache.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::digest::{SHA256, digest};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,6 +30,8 @@ pub struct ValidationSettings {
     pub audience: String,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway: Duration,
+    /// How many verified tokens to remember (0: none).
+    pub cache_size: usize,
 }
 
 /// The claims of a valid access token that the API uses.
@@ -29,6 +40,8 @@ pub struct AccessClaims {
     pub sub: String,
     pub iss: String,
     pub aud: Audience,
+    pub exp: NumericDate,
+    pub nbf: Option<NumericDate>,
     pub azp: Option<String>,
     /// Space-delimited scopes (RFC 6749 §3.3, RFC 9068 §2.2.3).
     pub scope: Option<String>,
@@ -36,6 +49,26 @@ pub struct AccessClaims {
     pub permissions: Option<Vec<String>>,
     /// Only ID tokens carry a nonce; kept to tell the user which token they sent.
     nonce: Option<IgnoredAny>,
+}
+
+/// Seconds since the epoch, read as jsonwebtoken reads `exp` and `nbf` (an integer, or a
+/// float it rounds), so that the cache's checks agree with the validation's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumericDate(pub u64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let number = serde_json::Number::deserialize(deserializer)?;
+        if let Some(value) = number.as_u64() {
+            return Ok(NumericDate(value));
+        }
+        match number.as_f64() {
+            Some(value) if value.is_finite() && value >= 0.0 && value < u64::MAX as f64 => {
+                Ok(NumericDate(value.round() as u64))
+            }
+            _ => Err(serde::de::Error::custom("not a NumericDate")),
+        }
+    }
 }
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3). Anything else, `null`
@@ -80,12 +113,28 @@ impl AccessClaims {
 }
 
 /// Validates access tokens for one issuer and audience.
-#[derive(Clone)]
 pub struct TokenValidator {
     settings: ValidationSettings,
     jwks: JwksCache,
     validation: Validation,
     client_id: Option<String>,
+    verified: Option<quick_cache::sync::Cache<TokenDigest, Arc<VerifiedToken>>>,
+}
+
+/// SHA-256 of the token: a fixed-size key that no one can make collide with another token.
+type TokenDigest = [u8; 32];
+
+struct VerifiedToken {
+    claims: Arc<AccessClaims>,
+    /// The key set generation its key came from.
+    generation: u64,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl TokenValidator {
@@ -100,12 +149,20 @@ impl TokenValidator {
         validation.set_issuer(&[&settings.issuer]);
         // `aud` is checked below, so that a mismatch can say which token was sent instead.
         validation.validate_aud = false;
+        let verified =
+            (settings.cache_size > 0).then(|| quick_cache::sync::Cache::new(settings.cache_size));
         Self {
             settings,
             jwks,
             validation,
             client_id,
+            verified,
         }
+    }
+
+    /// How many verified tokens are remembered now.
+    pub fn cached_tokens(&self) -> usize {
+        self.verified.as_ref().map_or(0, |c| c.len())
     }
 
     pub fn jwks(&self) -> &JwksCache {
@@ -116,9 +173,46 @@ impl TokenValidator {
         &self.settings
     }
 
-    pub async fn validate(&self, token: &str) -> Result<AccessClaims, AuthError> {
+    pub async fn validate(&self, token: &str) -> Result<Arc<AccessClaims>, AuthError> {
+        let Some(cache) = &self.verified else {
+            return self.verify(token).await.map(|(claims, _)| Arc::new(claims));
+        };
+        let digest: TokenDigest = digest(&SHA256, token.as_bytes())
+            .as_ref()
+            .try_into()
+            .expect("SHA-256 is 32 bytes");
+        if let Some(hit) = cache.get(&digest)
+            && hit.generation == self.jwks.generation()
+            && self.still_valid(&hit.claims)
+        {
+            return Ok(hit.claims.clone());
+        }
+        let (claims, generation) = self.verify(token).await?;
+        let claims = Arc::new(claims);
+        cache.insert(
+            digest,
+            Arc::new(VerifiedToken {
+                claims: claims.clone(),
+                generation,
+            }),
+        );
+        Ok(claims)
+    }
+
+    /// The time checks validation makes, for a token verified earlier.
+    fn still_valid(&self, claims: &AccessClaims) -> bool {
+        let now = now();
+        let leeway = self.settings.leeway.as_secs();
+        claims.exp.0 >= now.saturating_sub(leeway)
+            && claims
+                .nbf
+                .is_none_or(|nbf| nbf.0 <= now.saturating_add(leeway))
+    }
+
+    /// The full validation: header, key, signature, claims.
+    async fn verify(&self, token: &str) -> Result<(AccessClaims, u64), AuthError> {
         let kid = checked_header(token)?;
-        let key = self.jwks.key(&kid).await.map_err(|e| match e {
+        let (key, generation) = self.jwks.key(&kid).await.map_err(|e| match e {
             KeyError::UnknownKid => AuthError::invalid_token(
                 "The token was signed with a key your tenant does not publish (unknown kid). Get a new token from your tenant.",
             ),
@@ -130,7 +224,7 @@ impl TokenValidator {
         if !claims.aud.contains(&self.settings.audience) {
             return Err(self.wrong_audience(&claims));
         }
-        Ok(claims)
+        Ok((claims, generation))
     }
 
     fn describe(&self, kind: &ErrorKind) -> AuthError {
@@ -321,7 +415,7 @@ mod tests {
 
     #[test]
     fn scope_is_an_exact_case_sensitive_element() {
-        let base = json!({"sub": "u", "iss": "i", "aud": "a"});
+        let base = json!({"sub": "u", "iss": "i", "aud": "a", "exp": 1});
         let with = |key: &str, value: serde_json::Value| {
             let mut v = base.clone();
             v[key] = value;
@@ -339,8 +433,18 @@ mod tests {
     }
 
     #[test]
+    fn numeric_dates_read_like_jsonwebtoken_reads_them() {
+        let date = |v: serde_json::Value| serde_json::from_value::<NumericDate>(v).ok();
+        assert_eq!(date(json!(1700000000)), Some(NumericDate(1700000000)));
+        assert_eq!(date(json!(1700000000.6)), Some(NumericDate(1700000001)));
+        for bad in [json!(-1), json!(1e300), json!("1"), json!(null)] {
+            assert_eq!(date(bad.clone()), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn audience_is_a_string_or_an_array_of_strings() {
-        let base = json!({"sub": "u", "iss": "i"});
+        let base = json!({"sub": "u", "iss": "i", "exp": 1});
         for (aud, ok) in [
             (json!("api"), true),
             (json!(["x", "api"]), true),
