@@ -17,6 +17,12 @@ pub fn router() -> Router<DevTenant> {
             get(openid_configuration),
         )
         .route("/.well-known/jwks.json", get(jwks))
+        // Not Auth0's: what the benchmarks read to count the API's JWKS fetches.
+        .route("/_devtenant/stats", get(stats))
+}
+
+async fn stats(State(tenant): State<DevTenant>) -> Json<Value> {
+    Json(json!({ "jwks_fetches": tenant.jwks_fetches() }))
 }
 
 async fn openid_configuration(State(tenant): State<DevTenant>) -> Json<Value> {

@@ -8,6 +8,7 @@
 //! Each installs what it needs first. Almost plain std: this crate is built before anything
 //! else, on every call, so it must compile in seconds.
 
+mod bench;
 mod run;
 mod spa;
 mod tools;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         Some("run") => run::run(&args[1..]),
         Some("test") => test(),
         Some("setup") => setup(),
+        Some("bench") => bench::bench(),
         Some("help" | "-h" | "--help") | None => {
             print_usage();
             Ok(())
@@ -44,6 +46,7 @@ fn print_usage() {
          \x20 run   run the app (release build): the development tenant and the API, or the API\n\
          \x20       alone against the tenant in .env or the environment (AUTH0_DOMAIN / AUTH0_ISSUER)\n\
          \x20 test  formatting, clippy (-D warnings) and every test, as CI runs them\n\
+         \x20 bench the API under load (wrk): throughput, latency, CPU, memory, JWKS fetches\n\
          \x20 setup only install what run and test need (both do it themselves anyway)"
     );
 }

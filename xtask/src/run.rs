@@ -17,7 +17,7 @@ const TENANT_ADDR: &str = "127.0.0.1:4010";
 const APP_ADDR: &str = "127.0.0.1:3000";
 
 #[derive(Clone, Copy)]
-enum Profile {
+pub(crate) enum Profile {
     Release,
     Debug,
 }
@@ -105,9 +105,8 @@ fn tenant_configured() -> bool {
         .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()))
 }
 
-fn launch(launch: &Launch) -> Result<App, String> {
-    // The API reads .env itself; read here too, to know whether a real tenant is configured.
-    let _ = dotenvy::from_path(root().join(".env"));
+/// Builds the API and the tenant; returns where their binaries are.
+pub(crate) fn build_servers(profile: Profile) -> Result<PathBuf, String> {
     let mut build = cargo();
     build.args([
         "build",
@@ -117,57 +116,84 @@ fn launch(launch: &Launch) -> Result<App, String> {
         "--package",
         "devtenant",
     ]);
-    if let Profile::Release = launch.profile {
+    if let Profile::Release = profile {
         build.arg("--release");
     }
     step("building the API and the development tenant", &mut build)?;
-    let bin = |name: &str| target_dir().join(launch.profile.dir()).join(name);
+    Ok(target_dir().join(profile.dir()))
+}
 
+/// A started development tenant and the settings the API takes from it.
+pub(crate) struct Tenant {
+    pub child: Child,
+    pub issuer: String,
+    pub api_env: Vec<(String, String)>,
+}
+
+/// Starts `bin_dir/devtenant` on `addr` and waits until it answers.
+pub(crate) fn start_tenant(bin_dir: &std::path::Path, addr: &str) -> Result<Tenant, String> {
+    let devtenant = |subcommand: &str| {
+        let mut command = Command::new(bin_dir.join("devtenant"));
+        command
+            .current_dir(root())
+            .env("DEVTENANT_LISTEN", addr)
+            .env("DEVTENANT_DATA_DIR", root().join(".devtenant"))
+            .arg(subcommand);
+        command
+    };
+    // The API's settings come from the tenant's own configuration.
+    let settings = devtenant("env")
+        .output()
+        .map_err(|e| format!("cannot run devtenant: {e}"))?;
+    if !settings.status.success() {
+        return Err(String::from_utf8_lossy(&settings.stderr).trim().to_owned());
+    }
+    let api_env: Vec<(String, String)> = String::from_utf8_lossy(&settings.stdout)
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let issuer = api_env
+        .iter()
+        .find(|(k, _)| k == "AUTH0_ISSUER")
+        .map(|(_, v)| v.clone())
+        .ok_or("devtenant env printed no AUTH0_ISSUER")?;
+    let child = devtenant("serve")
+        .spawn()
+        .map_err(|e| format!("cannot start devtenant: {e}"))?;
+    let tenant = Tenant {
+        child,
+        issuer,
+        api_env,
+    };
+    // The API fetches the tenant's keys as it starts: let the tenant be up first.
+    wait_until_answering(
+        addr,
+        "/.well-known/openid-configuration",
+        Duration::from_secs(30),
+    )?;
+    Ok(tenant)
+}
+
+fn launch(launch: &Launch) -> Result<App, String> {
+    // The API reads .env itself; read here too, to know whether a real tenant is configured.
+    let _ = dotenvy::from_path(root().join(".env"));
+    let bin_dir = build_servers(launch.profile)?;
     let mut app = App {
         children: Vec::new(),
         api_addr: launch.api_addr.clone(),
         tenant_issuer: None,
     };
-    let mut api = Command::new(bin("api"));
+    let mut api = Command::new(bin_dir.join("api"));
     api.current_dir(root()).env("API_ADDR", &launch.api_addr);
     if let Some(dir) = &launch.spa_dir {
         api.env("SPA_DIR", dir);
     }
     if !tenant_configured() {
-        let devtenant = |subcommand: &str| {
-            let mut command = Command::new(bin("devtenant"));
-            command
-                .current_dir(root())
-                .env("DEVTENANT_LISTEN", &launch.tenant_addr)
-                .env("DEVTENANT_DATA_DIR", root().join(".devtenant"))
-                .arg(subcommand);
-            command
-        };
-        // The API's settings come from the tenant's own configuration.
-        let settings = devtenant("env")
-            .output()
-            .map_err(|e| format!("cannot run devtenant: {e}"))?;
-        if !settings.status.success() {
-            return Err(String::from_utf8_lossy(&settings.stderr).trim().to_owned());
-        }
-        for line in String::from_utf8_lossy(&settings.stdout).lines() {
-            if let Some((key, value)) = line.split_once('=') {
-                if key == "AUTH0_ISSUER" {
-                    app.tenant_issuer = Some(value.to_owned());
-                }
-                api.env(key, value);
-            }
-        }
-        let child = devtenant("serve")
-            .spawn()
-            .map_err(|e| format!("cannot start devtenant: {e}"))?;
-        app.children.push(("the development tenant", child));
-        // The API fetches the tenant's keys as it starts: let the tenant be up first.
-        wait_until_answering(
-            &launch.tenant_addr,
-            "/.well-known/openid-configuration",
-            Duration::from_secs(30),
-        )?;
+        let tenant = start_tenant(&bin_dir, &launch.tenant_addr)?;
+        api.envs(tenant.api_env.iter().map(|(k, v)| (k, v)));
+        app.tenant_issuer = Some(tenant.issuer);
+        app.children.push(("the development tenant", tenant.child));
     }
     let child = api
         .spawn()
@@ -180,7 +206,7 @@ fn wait_until_healthy(addr: &str, within: Duration) -> Result<(), String> {
     wait_until_answering(addr, "/healthz", within)
 }
 
-fn wait_until_answering(addr: &str, path: &str, within: Duration) -> Result<(), String> {
+pub(crate) fn wait_until_answering(addr: &str, path: &str, within: Duration) -> Result<(), String> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if http(addr, "GET", path, &[], "").is_ok_and(|(status, _)| status == 200) {
@@ -195,7 +221,7 @@ fn wait_until_answering(addr: &str, path: &str, within: Duration) -> Result<(), 
 
 /// A minimal HTTP/1.1 exchange over loopback: enough for the smoke test, without pulling an
 /// HTTP client into the crate every command builds first.
-fn http(
+pub(crate) fn http(
     addr: &str,
     method: &str,
     path: &str,
@@ -228,7 +254,7 @@ fn http(
     Ok((status, body))
 }
 
-fn free_port() -> Result<String, String> {
+pub(crate) fn free_port() -> Result<String, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     Ok(addr.to_string())

@@ -1,0 +1,387 @@
+//! `cargo xtask bench`: the API under load, in release mode, against the development tenant on
+//! loopback, driven by `wrk` (Debian's). Prints one table: requests/s, p50/p99 latency, server
+//! CPU time per request (from /proc), peak RSS, and private-scoped / public from the same run;
+//! then the cold start (100 concurrent first requests: JWKS fetches) and an unknown-`kid`
+//! storm (JWKS fetches bounded by the cooldown).
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::run::{Profile, build_servers, free_port, http, start_tenant, wait_until_answering};
+use crate::{root, step};
+
+const ENDPOINTS: [&str; 3] = ["/api/public", "/api/private", "/api/private-scoped"];
+const CONNECTIONS: [u32; 3] = [16, 64, 256];
+const SECONDS_PER_RUN: u32 = 5;
+/// The API's default, which the storm is bounded by.
+const REFETCH_COOLDOWN: Duration = Duration::from_secs(10);
+
+struct Run {
+    endpoint: &'static str,
+    connections: u32,
+    requests_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu_us_per_request: f64,
+}
+
+/// A process stopped when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn bench() -> Result<(), String> {
+    ensure_wrk()?;
+    let bin_dir = build_servers(Profile::Release)?;
+    let tenant_addr = free_port()?;
+    let tenant = start_tenant(&bin_dir, &tenant_addr)?;
+    let _tenant = Process(tenant.child);
+    let start_api = || -> Result<(Process, String), String> {
+        let addr = free_port()?;
+        let child = Command::new(bin_dir.join("api"))
+            .current_dir(root())
+            .envs(tenant.api_env.iter().map(|(k, v)| (k, v)))
+            .env("API_ADDR", &addr)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .map_err(|e| format!("cannot start the API: {e}"))?;
+        Ok((Process(child), addr))
+    };
+    let token = machine_token(&tenant_addr)?;
+
+    // Cold start: 100 concurrent first requests on a fresh API.
+    let before = jwks_fetches(&tenant_addr)?;
+    let (cold_api, cold_addr) = start_api()?;
+    let cold = cold_start(&cold_addr, &token)?;
+    let cold_fetches = jwks_fetches(&tenant_addr)? - before;
+    drop(cold_api);
+
+    // Throughput, on a fresh API.
+    let (api, api_addr) = start_api()?;
+    wait_until_answering(&api_addr, "/healthz", Duration::from_secs(30))?;
+    let pid = api.0.id();
+    let mut runs = Vec::new();
+    for connections in CONNECTIONS {
+        for endpoint in ENDPOINTS {
+            // A short warm-up: connections, caches, the JWKS.
+            wrk(&api_addr, endpoint, &token, connections, 1)?;
+            let cpu_before = cpu_ticks(pid)?;
+            let (requests, mut run) =
+                wrk(&api_addr, endpoint, &token, connections, SECONDS_PER_RUN)?;
+            let cpu = cpu_ticks(pid)? - cpu_before;
+            run.cpu_us_per_request = cpu as f64 * 1e6 / ticks_per_second() / requests.max(1) as f64;
+            runs.push(run);
+        }
+    }
+    let peak_rss_kib = peak_rss_kib(pid)?;
+
+    // Unknown-kid storm, on the warm API.
+    let storm_before = jwks_fetches(&tenant_addr)?;
+    let (storm_requests, storm_elapsed) = unknown_kid_storm(&api_addr)?;
+    let storm_fetches = jwks_fetches(&tenant_addr)? - storm_before;
+    drop(api);
+
+    print_report(
+        &runs,
+        peak_rss_kib,
+        cold,
+        cold_fetches,
+        storm_requests,
+        storm_elapsed,
+        storm_fetches,
+    );
+    Ok(())
+}
+
+fn ensure_wrk() -> Result<(), String> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    step(
+        "apt-get update",
+        Command::new("apt-get").args(["update", "-qq"]),
+    )?;
+    step(
+        "installing wrk from Debian",
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "wrk"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+/// A token for the three endpoints: client credentials, granted `read:messages`.
+fn machine_token(tenant_addr: &str) -> Result<String, String> {
+    let form = "grant_type=client_credentials&client_id=rustquickstartm2m000000000000000\
+                &client_secret=dev-secret-not-for-production&audience=https%3A%2F%2Fquickstarts%2Fapi";
+    let (status, body) = http(
+        tenant_addr,
+        "POST",
+        "/oauth/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        form,
+    )
+    .map_err(|e| format!("the tenant did not answer: {e}"))?;
+    body.split("\"access_token\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .filter(|_| status == 200)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no token from /oauth/token ({status}): {body}"))
+}
+
+fn jwks_fetches(tenant_addr: &str) -> Result<u64, String> {
+    let (_, body) = http(tenant_addr, "GET", "/_devtenant/stats", &[], "")
+        .map_err(|e| format!("tenant stats: {e}"))?;
+    body.split("\"jwks_fetches\":")
+        .nth(1)
+        .and_then(|rest| rest.trim_end_matches('}').trim().parse().ok())
+        .ok_or_else(|| format!("tenant stats: {body}"))
+}
+
+/// 100 concurrent first requests to `/api/private` as soon as the API listens: how long until
+/// all are answered, and whether all got 200.
+fn cold_start(api_addr: &str, token: &str) -> Result<(Duration, usize), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(api_addr).is_err() {
+        if Instant::now() > deadline {
+            return Err("the API did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let started = Instant::now();
+    let bearer = format!("Bearer {token}");
+    let answers: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..100)
+            .map(|_| {
+                let bearer = bearer.as_str();
+                scope.spawn(move || {
+                    http(
+                        api_addr,
+                        "GET",
+                        "/api/private",
+                        &[("Authorization", bearer)],
+                        "",
+                    )
+                    .map(|(status, _)| status)
+                    .unwrap_or(0)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+    });
+    Ok((
+        started.elapsed(),
+        answers.iter().filter(|&&s| s == 200).count(),
+    ))
+}
+
+/// 8 clients sending tokens with made-up `kid`s for 3 seconds.
+fn unknown_kid_storm(api_addr: &str) -> Result<(usize, Duration), String> {
+    let started = Instant::now();
+    let payload = URL_SAFE_NO_PAD.encode(r#"{"iss":"x","sub":"x","aud":"x","exp":9999999999}"#);
+    let sent: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|client| {
+                let payload = payload.as_str();
+                scope.spawn(move || {
+                    let mut sent = 0;
+                    while started.elapsed() < Duration::from_secs(3) {
+                        let header = URL_SAFE_NO_PAD.encode(format!(
+                            r#"{{"alg":"RS256","kid":"storm-{client}-{sent}"}}"#
+                        ));
+                        let bearer = format!("Bearer {header}.{payload}.c2ln");
+                        let _ = http(
+                            api_addr,
+                            "GET",
+                            "/api/private",
+                            &[("Authorization", &bearer)],
+                            "",
+                        );
+                        sent += 1;
+                    }
+                    sent
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+    });
+    Ok((sent, started.elapsed()))
+}
+
+/// Runs wrk; returns the request count and the run's figures.
+fn wrk(
+    addr: &str,
+    endpoint: &'static str,
+    token: &str,
+    connections: u32,
+    seconds: u32,
+) -> Result<(u64, Run), String> {
+    let output = Command::new("wrk")
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+        ])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .arg(format!("http://{addr}{endpoint}"))
+        .output()
+        .map_err(|e| format!("wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if text.contains("Non-2xx") {
+        return Err(format!("{endpoint} answered errors under load:\n{text}"));
+    }
+    let value_after = |label: &str| {
+        text.lines().find_map(|line| {
+            line.trim()
+                .strip_prefix(label)
+                .map(|rest| rest.trim().to_owned())
+        })
+    };
+    let latency = |label: &str| value_after(label).and_then(|v| parse_duration_ms(&v));
+    let requests: u64 = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("wrk printed no request count:\n{text}"))?;
+    let run = Run {
+        endpoint,
+        connections,
+        requests_per_sec: value_after("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("wrk printed no Requests/sec:\n{text}"))?,
+        p50_ms: latency("50%").ok_or("wrk printed no p50")?,
+        p99_ms: latency("99%").ok_or("wrk printed no p99")?,
+        cpu_us_per_request: 0.0,
+    };
+    Ok((requests, run))
+}
+
+/// `812.00us`, `1.23ms`, `2.01s` → milliseconds.
+fn parse_duration_ms(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    match unit {
+        "us" => Some(number / 1000.0),
+        "ms" => Some(number),
+        "s" => Some(number * 1000.0),
+        _ => None,
+    }
+}
+
+/// utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> Result<u64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    Ok(field(11) + field(12))
+}
+
+fn ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn peak_rss_kib(pid: u32) -> Result<u64, String> {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmHWM in /proc/PID/status".to_owned())
+}
+
+fn print_report(
+    runs: &[Run],
+    peak_rss_kib: u64,
+    (cold_time, cold_ok): (Duration, usize),
+    cold_fetches: u64,
+    storm_requests: usize,
+    storm_elapsed: Duration,
+    storm_fetches: u64,
+) {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("\n## API benchmark (cargo xtask bench)\n");
+    println!(
+        "Release build, {cpus} CPUs, wrk -t1 for {SECONDS_PER_RUN} s per row on loopback, API with its defaults (token cache on), machine token with read:messages.\n"
+    );
+    println!("| endpoint | conns | req/s | p50 ms | p99 ms | CPU µs/req |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for run in runs {
+        println!(
+            "| `{}` | {} | {:.0} | {:.2} | {:.2} | {:.1} |",
+            run.endpoint,
+            run.connections,
+            run.requests_per_sec,
+            run.p50_ms,
+            run.p99_ms,
+            run.cpu_us_per_request
+        );
+    }
+    println!();
+    for connections in CONNECTIONS {
+        let find = |endpoint: &str| {
+            runs.iter()
+                .find(|r| r.endpoint == endpoint && r.connections == connections)
+        };
+        if let (Some(public), Some(scoped)) = (find("/api/public"), find("/api/private-scoped")) {
+            println!(
+                "- {connections} connections: private-scoped / public throughput = {:.2}, p99 {:+.2} ms",
+                scoped.requests_per_sec / public.requests_per_sec,
+                scoped.p99_ms - public.p99_ms
+            );
+        }
+    }
+    println!(
+        "- peak RSS of the API: {:.1} MiB",
+        peak_rss_kib as f64 / 1024.0
+    );
+    println!(
+        "- cold start: 100 concurrent first requests, {cold_ok} answered 200 in {} ms, {cold_fetches} JWKS fetch(es)",
+        cold_time.as_millis()
+    );
+    let bound = 1 + storm_elapsed.as_secs() / REFETCH_COOLDOWN.as_secs();
+    println!(
+        "- unknown-kid storm: {storm_requests} tokens with made-up kids in {:.1} s, {storm_fetches} JWKS fetch(es) (bound by the {} s cooldown: {bound})",
+        storm_elapsed.as_secs_f64(),
+        REFETCH_COOLDOWN.as_secs()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrk_durations_are_read_in_milliseconds() {
+        assert_eq!(parse_duration_ms("812.00us"), Some(0.812));
+        assert_eq!(parse_duration_ms("1.23ms"), Some(1.23));
+        assert_eq!(parse_duration_ms("2.00s"), Some(2000.0));
+        assert_eq!(parse_duration_ms("fast"), None);
+    }
+}
