@@ -73,6 +73,25 @@ pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
     )
 }
 
+/// The demo users, with their passwords: this tenant is for development only.
+fn users_table(config: &TenantConfig) -> Markup {
+    html! {
+        table {
+            tr { th { "Email" } th { "Password" } th { "Permissions" } }
+            @for user in &config.users {
+                tr {
+                    td { code { (user.email) } }
+                    td { code { (user.password) } }
+                    td {
+                        @if user.permissions.is_empty() { "none" }
+                        @else { (user.permissions.join(", ")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The login form: no JavaScript, CSRF token in a hidden field, the demo users listed.
 pub fn login_page(
     config: &TenantConfig,
@@ -102,19 +121,7 @@ pub fn login_page(
             }
             h2 { "Demo users" }
             p { "This tenant runs on your machine for development; these are its only users." }
-            table {
-                tr { th { "Email" } th { "Password" } th { "Permissions" } }
-                @for user in &config.users {
-                    tr {
-                        td { code { (user.email) } }
-                        td { code { (user.password) } }
-                        td {
-                            @if user.permissions.is_empty() { "none" }
-                            @else { (user.permissions.join(", ")) }
-                        }
-                    }
-                }
-            }
+            (users_table(config))
         },
     );
     page(StatusCode::OK, markup)
@@ -195,16 +202,7 @@ async fn home(State(tenant): State<DevTenant>) -> Response {
                 }
             }
             h2 { "Users" }
-            table {
-                tr { th { "Email" } th { "Password" } th { "Permissions" } }
-                @for user in &config.users {
-                    tr {
-                        td { code { (user.email) } }
-                        td { code { (user.password) } }
-                        td { (user.permissions.join(", ")) }
-                    }
-                }
-            }
+            (users_table(config))
         },
     );
     page(StatusCode::OK, markup)

@@ -18,7 +18,7 @@ use axum_extra::headers::authorization::Basic;
 use serde_json::json;
 
 use crate::DevTenant;
-use crate::config::{AppType, Application};
+use crate::config::{AppType, Application, User};
 use crate::issue::{IssuedTokens, Subject, s256_challenge};
 use crate::store::{Grant, REFRESH_LIFETIME};
 
@@ -229,24 +229,15 @@ fn authorization_code<'a>(
         .config()
         .user_by_id(&grant.user_id)
         .ok_or_else(|| invalid_grant("The user of this code no longer exists"))?;
-    let lifetime = tenant.config().api.token_lifetime_secs;
-    let subject = Subject {
-        client_id: &app.client_id,
-        user: Some(user),
-    };
-    let access_token =
-        tenant.access_token(&subject, &grant.scopes, grant.audience.as_deref(), lifetime);
-    let has = |scope: &str| grant.scopes.iter().any(|s| s == scope);
-    let id_token = has("openid").then(|| {
-        tenant.id_token(
-            &app.client_id,
-            user,
-            &grant.scopes,
-            grant.nonce.as_deref(),
-            Some(&access_token),
-        )
-    });
-    let refresh_token = has("offline_access").then(|| {
+    let (access_token, id_token, lifetime) = user_tokens(
+        tenant,
+        app,
+        user,
+        &grant.scopes,
+        grant.audience.as_deref(),
+        grant.nonce.as_deref(),
+    );
+    let refresh_token = grant.scopes.iter().any(|s| s == "offline_access").then(|| {
         tenant.store().create_refresh_token(Grant {
             client_id: app.client_id.clone(),
             user_id: grant.user_id.clone(),
@@ -263,6 +254,29 @@ fn authorization_code<'a>(
         expires_in: lifetime,
         token_type: "Bearer",
     })
+}
+
+/// The access token (and, with `openid`, the ID token) a user gets through `app`, and the
+/// access token's lifetime.
+fn user_tokens(
+    tenant: &DevTenant,
+    app: &Application,
+    user: &User,
+    scopes: &[String],
+    audience: Option<&str>,
+    nonce: Option<&str>,
+) -> (String, Option<String>, u64) {
+    let lifetime = tenant.config().api.token_lifetime_secs;
+    let subject = Subject {
+        client_id: &app.client_id,
+        user: Some(user),
+    };
+    let access_token = tenant.access_token(&subject, scopes, audience, lifetime);
+    let id_token = scopes
+        .iter()
+        .any(|s| s == "openid")
+        .then(|| tenant.id_token(&app.client_id, user, scopes, nonce, Some(&access_token)));
+    (access_token, id_token, lifetime)
 }
 
 fn client_credentials(
@@ -337,22 +351,14 @@ fn refresh_token(
         .config()
         .user_by_id(&grant.user_id)
         .ok_or_else(|| invalid_grant("Unknown or invalid refresh token."))?;
-    let lifetime = tenant.config().api.token_lifetime_secs;
-    let subject = Subject {
-        client_id: &app.client_id,
-        user: Some(user),
-    };
-    let access_token =
-        tenant.access_token(&subject, &grant.scopes, grant.audience.as_deref(), lifetime);
-    let id_token = grant.scopes.iter().any(|s| s == "openid").then(|| {
-        tenant.id_token(
-            &app.client_id,
-            user,
-            &grant.scopes,
-            None,
-            Some(&access_token),
-        )
-    });
+    let (access_token, id_token, lifetime) = user_tokens(
+        tenant,
+        app,
+        user,
+        &grant.scopes,
+        grant.audience.as_deref(),
+        None,
+    );
     let scope = grant.scopes.join(" ");
     let refresh_token = tenant.store().create_refresh_token(Grant {
         expires: Instant::now() + REFRESH_LIFETIME,
