@@ -15,7 +15,10 @@ use crate::{root, step};
 
 const ENDPOINTS: [&str; 3] = ["/api/public", "/api/private", "/api/private-scoped"];
 const CONNECTIONS: [u32; 3] = [16, 64, 256];
-const SECONDS_PER_RUN: u32 = 5;
+const SECONDS_PER_RUN: u32 = 2;
+/// Rounds per row, interleaving the endpoints; the row is the median round. Two cores shared
+/// by wrk and the API make single runs vary by ±15 %.
+const ROUNDS: usize = 5;
 /// The API's default, which the storm is bounded by.
 const REFETCH_COOLDOWN: Duration = Duration::from_secs(10);
 
@@ -44,17 +47,19 @@ pub fn bench() -> Result<(), String> {
     let tenant_addr = free_port()?;
     let tenant = start_tenant(&bin_dir, &tenant_addr)?;
     let _tenant = Process(tenant.child);
-    let start_api = || -> Result<(Process, String), String> {
+    let start_api_with = |cache_size: &str| -> Result<(Process, String), String> {
         let addr = free_port()?;
         let child = Command::new(bin_dir.join("api"))
             .current_dir(root())
             .envs(tenant.api_env.iter().map(|(k, v)| (k, v)))
             .env("API_ADDR", &addr)
             .env("RUST_LOG", "warn")
+            .env("TOKEN_CACHE_SIZE", cache_size)
             .spawn()
             .map_err(|e| format!("cannot start the API: {e}"))?;
         Ok((Process(child), addr))
     };
+    let start_api = || start_api_with("10000");
     let token = machine_token(&tenant_addr)?;
 
     // Cold start: 100 concurrent first requests on a fresh API.
@@ -69,19 +74,28 @@ pub fn bench() -> Result<(), String> {
     wait_until_answering(&api_addr, "/healthz", Duration::from_secs(30))?;
     let pid = api.0.id();
     let mut runs = Vec::new();
+    let mut peaks = Vec::new();
+    // private-scoped / public, round by round: the two runs of a round are adjacent in time,
+    // so the machine's drift cancels out of their ratio.
+    let mut paired_ratios = Vec::new();
     for connections in CONNECTIONS {
-        for endpoint in ENDPOINTS {
-            // A short warm-up: connections, caches, the JWKS.
-            wrk(&api_addr, endpoint, &token, connections, 1)?;
-            let cpu_before = cpu_ticks(pid)?;
-            let (requests, mut run) =
-                wrk(&api_addr, endpoint, &token, connections, SECONDS_PER_RUN)?;
-            let cpu = cpu_ticks(pid)? - cpu_before;
-            run.cpu_us_per_request = cpu as f64 * 1e6 / ticks_per_second() / requests.max(1) as f64;
-            runs.push(run);
+        reset_peak_rss(pid);
+        let mut rounds: Vec<Vec<Run>> = ENDPOINTS.iter().map(|_| Vec::new()).collect();
+        for _ in 0..ROUNDS {
+            for (i, endpoint) in ENDPOINTS.into_iter().enumerate() {
+                rounds[i].push(measure(&api_addr, pid, endpoint, &token, connections)?);
+            }
         }
+        let mut ratios: Vec<f64> = rounds[0]
+            .iter()
+            .zip(&rounds[2])
+            .map(|(public, scoped)| scoped.requests_per_sec / public.requests_per_sec)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        paired_ratios.push((connections, ratios[ratios.len() / 2]));
+        runs.extend(rounds.into_iter().map(median));
+        peaks.push((connections, peak_rss_kib(pid)?));
     }
-    let peak_rss_kib = peak_rss_kib(pid)?;
 
     // Unknown-kid storm, on the warm API.
     let storm_before = jwks_fetches(&tenant_addr)?;
@@ -89,9 +103,27 @@ pub fn bench() -> Result<(), String> {
     let storm_fetches = jwks_fetches(&tenant_addr)? - storm_before;
     drop(api);
 
+    // What the cache saves: the scoped endpoint with every request paying the RSA check.
+    let (uncached, uncached_addr) = start_api_with("0")?;
+    wait_until_answering(&uncached_addr, "/healthz", Duration::from_secs(30))?;
+    let mut cache_off = Run {
+        endpoint: "/api/private-scoped (cache off)",
+        ..measure(
+            &uncached_addr,
+            uncached.0.id(),
+            "/api/private-scoped",
+            &token,
+            64,
+        )?
+    };
+    cache_off.connections = 64;
+    runs.push(cache_off);
+    drop(uncached);
+
     print_report(
         &runs,
-        peak_rss_kib,
+        &paired_ratios,
+        &peaks,
         cold,
         cold_fetches,
         storm_requests,
@@ -216,6 +248,29 @@ fn unknown_kid_storm(api_addr: &str) -> Result<(usize, Duration), String> {
     Ok((sent, started.elapsed()))
 }
 
+/// One row: a short warm-up, then a measured run with the API's CPU time per request.
+fn measure(
+    addr: &str,
+    pid: u32,
+    endpoint: &'static str,
+    token: &str,
+    connections: u32,
+) -> Result<Run, String> {
+    // Warm-up: connections, caches, the JWKS.
+    wrk(addr, endpoint, token, connections, 1)?;
+    let cpu_before = cpu_ticks(pid)?;
+    let (requests, mut run) = wrk(addr, endpoint, token, connections, SECONDS_PER_RUN)?;
+    let cpu = cpu_ticks(pid)? - cpu_before;
+    run.cpu_us_per_request = cpu as f64 * 1e6 / ticks_per_second() / requests.max(1) as f64;
+    Ok(run)
+}
+
+/// The round with the median throughput.
+fn median(mut rounds: Vec<Run>) -> Run {
+    rounds.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+    rounds.swap_remove(rounds.len() / 2)
+}
+
 /// Runs wrk; returns the request count and the run's figures.
 fn wrk(
     addr: &str,
@@ -306,6 +361,12 @@ fn ticks_per_second() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// Linux: writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS, so each
+/// concurrency level gets its own peak.
+fn reset_peak_rss(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
 fn peak_rss_kib(pid: u32) -> Result<u64, String> {
     let status =
         std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
@@ -318,7 +379,8 @@ fn peak_rss_kib(pid: u32) -> Result<u64, String> {
 
 fn print_report(
     runs: &[Run],
-    peak_rss_kib: u64,
+    paired_ratios: &[(u32, f64)],
+    peaks: &[(u32, u64)],
     (cold_time, cold_ok): (Duration, usize),
     cold_fetches: u64,
     storm_requests: usize,
@@ -328,7 +390,7 @@ fn print_report(
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("\n## API benchmark (cargo xtask bench)\n");
     println!(
-        "Release build, {cpus} CPUs, wrk -t1 for {SECONDS_PER_RUN} s per row on loopback, API with its defaults (token cache on), machine token with read:messages.\n"
+        "Release build, {cpus} CPUs shared by wrk (-t1) and the API, loopback; each row the median of {ROUNDS} interleaved {SECONDS_PER_RUN}-second runs; API with its defaults (token cache on); a machine token with read:messages.\n"
     );
     println!("| endpoint | conns | req/s | p50 ms | p99 ms | CPU µs/req |");
     println!("|---|---:|---:|---:|---:|---:|");
@@ -344,23 +406,24 @@ fn print_report(
         );
     }
     println!();
-    for connections in CONNECTIONS {
+    for (connections, ratio) in paired_ratios {
         let find = |endpoint: &str| {
             runs.iter()
-                .find(|r| r.endpoint == endpoint && r.connections == connections)
+                .find(|r| r.endpoint == endpoint && r.connections == *connections)
         };
         if let (Some(public), Some(scoped)) = (find("/api/public"), find("/api/private-scoped")) {
             println!(
-                "- {connections} connections: private-scoped / public throughput = {:.2}, p99 {:+.2} ms",
-                scoped.requests_per_sec / public.requests_per_sec,
+                "- {connections} connections: private-scoped / public throughput = {ratio:.2} (median of the rounds' ratios), p99 {:+.2} ms",
                 scoped.p99_ms - public.p99_ms
             );
         }
     }
-    println!(
-        "- peak RSS of the API: {:.1} MiB",
-        peak_rss_kib as f64 / 1024.0
-    );
+    for (connections, kib) in peaks {
+        println!(
+            "- peak RSS of the API under {connections} connections: {:.1} MiB",
+            *kib as f64 / 1024.0
+        );
+    }
     println!(
         "- cold start: 100 concurrent first requests, {cold_ok} answered 200 in {} ms, {cold_fetches} JWKS fetch(es)",
         cold_time.as_millis()
