@@ -120,16 +120,18 @@ pub fn bench() -> Result<(), String> {
     runs.push(cache_off);
     drop(uncached);
 
-    print_report(
-        &runs,
-        &paired_ratios,
-        &peaks,
-        cold,
+    Report {
+        runs,
+        paired_ratios,
+        peaks,
+        cold_time: cold.0,
+        cold_ok: cold.1,
         cold_fetches,
         storm_requests,
         storm_elapsed,
         storm_fetches,
-    );
+    }
+    .print();
     Ok(())
 }
 
@@ -377,63 +379,81 @@ fn peak_rss_kib(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| "no VmHWM in /proc/PID/status".to_owned())
 }
 
-fn print_report(
-    runs: &[Run],
-    paired_ratios: &[(u32, f64)],
-    peaks: &[(u32, u64)],
-    (cold_time, cold_ok): (Duration, usize),
+/// Everything the bench measured.
+struct Report {
+    runs: Vec<Run>,
+    paired_ratios: Vec<(u32, f64)>,
+    peaks: Vec<(u32, u64)>,
+    cold_time: Duration,
+    cold_ok: usize,
     cold_fetches: u64,
     storm_requests: usize,
     storm_elapsed: Duration,
     storm_fetches: u64,
-) {
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("\n## API benchmark (cargo xtask bench)\n");
-    println!(
-        "Release build, {cpus} CPUs shared by wrk (-t1) and the API, loopback; each row the median of {ROUNDS} interleaved {SECONDS_PER_RUN}-second runs; API with its defaults (token cache on); a machine token with read:messages.\n"
-    );
-    println!("| endpoint | conns | req/s | p50 ms | p99 ms | CPU µs/req |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for run in runs {
+}
+
+impl Report {
+    fn print(&self) {
+        let Report {
+            runs,
+            paired_ratios,
+            peaks,
+            cold_time,
+            cold_ok,
+            cold_fetches,
+            storm_requests,
+            storm_elapsed,
+            storm_fetches,
+        } = self;
+        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+        println!("\n## API benchmark (cargo xtask bench)\n");
         println!(
-            "| `{}` | {} | {:.0} | {:.2} | {:.2} | {:.1} |",
-            run.endpoint,
-            run.connections,
-            run.requests_per_sec,
-            run.p50_ms,
-            run.p99_ms,
-            run.cpu_us_per_request
+            "Release build, {cpus} CPUs shared by wrk (-t1) and the API, loopback; each row the median of {ROUNDS} interleaved {SECONDS_PER_RUN}-second runs; API with its defaults (token cache on); a machine token with read:messages.\n"
         );
-    }
-    println!();
-    for (connections, ratio) in paired_ratios {
-        let find = |endpoint: &str| {
-            runs.iter()
-                .find(|r| r.endpoint == endpoint && r.connections == *connections)
-        };
-        if let (Some(public), Some(scoped)) = (find("/api/public"), find("/api/private-scoped")) {
+        println!("| endpoint | conns | req/s | p50 ms | p99 ms | CPU µs/req |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for run in runs {
             println!(
-                "- {connections} connections: private-scoped / public throughput = {ratio:.2} (median of the rounds' ratios), p99 {:+.2} ms",
-                scoped.p99_ms - public.p99_ms
+                "| `{}` | {} | {:.0} | {:.2} | {:.2} | {:.1} |",
+                run.endpoint,
+                run.connections,
+                run.requests_per_sec,
+                run.p50_ms,
+                run.p99_ms,
+                run.cpu_us_per_request
             );
         }
-    }
-    for (connections, kib) in peaks {
+        println!();
+        for (connections, ratio) in paired_ratios {
+            let find = |endpoint: &str| {
+                runs.iter()
+                    .find(|r| r.endpoint == endpoint && r.connections == *connections)
+            };
+            if let (Some(public), Some(scoped)) = (find("/api/public"), find("/api/private-scoped"))
+            {
+                println!(
+                    "- {connections} connections: private-scoped / public throughput = {ratio:.2} (median of the rounds' ratios), p99 {:+.2} ms",
+                    scoped.p99_ms - public.p99_ms
+                );
+            }
+        }
+        for (connections, kib) in peaks {
+            println!(
+                "- peak RSS of the API under {connections} connections: {:.1} MiB",
+                *kib as f64 / 1024.0
+            );
+        }
         println!(
-            "- peak RSS of the API under {connections} connections: {:.1} MiB",
-            *kib as f64 / 1024.0
+            "- cold start: 100 concurrent first requests, {cold_ok} answered 200 in {} ms, {cold_fetches} JWKS fetch(es)",
+            cold_time.as_millis()
+        );
+        let bound = 1 + storm_elapsed.as_secs() / REFETCH_COOLDOWN.as_secs();
+        println!(
+            "- unknown-kid storm: {storm_requests} tokens with made-up kids in {:.1} s, {storm_fetches} JWKS fetch(es) (bound by the {} s cooldown: {bound})",
+            storm_elapsed.as_secs_f64(),
+            REFETCH_COOLDOWN.as_secs()
         );
     }
-    println!(
-        "- cold start: 100 concurrent first requests, {cold_ok} answered 200 in {} ms, {cold_fetches} JWKS fetch(es)",
-        cold_time.as_millis()
-    );
-    let bound = 1 + storm_elapsed.as_secs() / REFETCH_COOLDOWN.as_secs();
-    println!(
-        "- unknown-kid storm: {storm_requests} tokens with made-up kids in {:.1} s, {storm_fetches} JWKS fetch(es) (bound by the {} s cooldown: {bound})",
-        storm_elapsed.as_secs_f64(),
-        REFETCH_COOLDOWN.as_secs()
-    );
 }
 
 #[cfg(test)]
