@@ -69,17 +69,17 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
-    let routes = Router::new()
+    let router = Router::new()
         .merge(routes::messages::router())
         .merge(routes::health::router())
         .merge(routes::auth_config::router())
         // Unknown API paths stay JSON 404s, even when the SPA answers every other path.
         .route("/api/{*rest}", axum::routing::any(not_found));
-    let routes = match &settings.spa_dir {
-        Some(dir) => routes::spa::serve_from(routes, dir, &settings.validation.issuer),
-        None => routes.fallback(not_found),
+    let router = match &settings.spa_dir {
+        Some(dir) => routes::spa::serve_from(router, dir, &settings.validation.issuer),
+        None => router.fallback(not_found),
     };
-    routes
+    router
         .with_state(state)
         .layer(cors)
         .layer(security_header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
