@@ -15,11 +15,11 @@ async fn cached_token_is_refused_once_it_expires() {
         ..AppOptions::default()
     };
     let (app, tenant) = spawn_app_with(options).await;
-    let token = KEY.sign(&claims_with(tenant.issuer(), &[("exp", json!(now() + 2))]));
+    let token = KEY.sign(&claims_with(tenant.issuer(), &[("exp", json!(now() + 4))]));
     for _ in 0..3 {
         assert_eq!(app.get("/api/private", Some(&token)).await.status(), 200);
     }
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    tokio::time::sleep(Duration::from_millis(5100)).await;
     let refused = error_answer(app.get("/api/private", Some(&token)).await).await;
     assert_eq!(refused.status, 401);
     assert!(
