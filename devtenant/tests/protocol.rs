@@ -158,6 +158,11 @@ impl Browser {
         (response.status(), response.json().await.unwrap())
     }
 
+    async fn get_json(&self, path: &str) -> Value {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     async fn userinfo(&self, token: &str) -> reqwest::Response {
         self.client
             .get(self.url("userinfo"))
@@ -175,15 +180,7 @@ fn location(response: &reqwest::Response) -> String {
 #[tokio::test]
 async fn discovery_points_at_the_tenants_endpoints() {
     let b = browser().await;
-    let doc: Value = b
-        .client
-        .get(b.url(".well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = b.get_json(".well-known/openid-configuration").await;
     let issuer = b.tenant.issuer();
     assert_eq!(doc["issuer"], issuer);
     assert_eq!(doc["authorization_endpoint"], format!("{issuer}authorize"));
@@ -198,15 +195,7 @@ async fn discovery_points_at_the_tenants_endpoints() {
 #[tokio::test]
 async fn jwks_publishes_rsa_signing_keys() {
     let b = browser().await;
-    let jwks: Value = b
-        .client
-        .get(b.url(".well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = b.get_json(".well-known/jwks.json").await;
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "RSA");
     assert_eq!(key["alg"], "RS256");
@@ -739,26 +728,10 @@ async fn rotated_keys_sign_new_tokens_and_the_old_key_stays_published_until_revo
             .map(|k| k["kid"].as_str().unwrap().to_owned())
             .collect()
     };
-    let jwks: Value = b
-        .client
-        .get(b.url(".well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = b.get_json(".well-known/jwks.json").await;
     assert_eq!(kids(jwks), [new.clone(), old.clone()]);
     assert_eq!(tenant.revoke_previous_keys(), [old]);
-    let jwks: Value = b
-        .client
-        .get(b.url(".well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = b.get_json(".well-known/jwks.json").await;
     assert_eq!(kids(jwks), [new]);
 }
 
