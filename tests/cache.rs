@@ -41,12 +41,7 @@ async fn cached_token_is_refused_once_its_key_leaves_the_jwks() {
     assert_eq!(app.get("/api/private", Some(&token)).await.status(), 200);
     assert_eq!(app.get("/api/private", Some(&token)).await.status(), 200);
     tenant.set_keys(vec![ROTATED_KEY.clone()]);
-    assert!(
-        eventually(Duration::from_secs(5), async || {
-            app.get("/api/private", Some(&token)).await.status() == 401
-        })
-        .await
-    );
+    assert!(app.eventually_answers("/api/private", &token, 401).await);
 }
 
 async fn validator(tenant: &RunningTenant, cache_size: usize) -> TokenValidator {

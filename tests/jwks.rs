@@ -48,12 +48,7 @@ async fn unreachable_jwks_at_start_fails_closed_then_recovers() {
             .await
             .unwrap();
     let _tenant = DevTenant::spawn_on(jwks_listener, TenantConfig::builtin(), ring(&[&KEY]));
-    assert!(
-        eventually(Duration::from_secs(5), async || {
-            app.get("/api/private", Some(&token)).await.status() == 200
-        })
-        .await
-    );
+    assert!(app.eventually_answers("/api/private", &token, 200).await);
 }
 
 #[tokio::test]
@@ -72,10 +67,7 @@ async fn garbage_or_failing_jwks_at_start_fails_closed_then_recovers() {
         assert_eq!(answer.status, 503, "{mode:?}");
         tenant.set_jwks_behaviour(JwksBehaviour::Normal);
         assert!(
-            eventually(Duration::from_secs(5), async || {
-                app.get("/api/private", Some(&token)).await.status() == 200
-            })
-            .await,
+            app.eventually_answers("/api/private", &token, 200).await,
             "{mode:?}"
         );
     }
@@ -191,12 +183,7 @@ async fn removed_key_is_refused_once_the_key_set_is_refreshed() {
     let old = valid_token(&tenant);
     assert_eq!(app.get("/api/private", Some(&old)).await.status(), 200);
     tenant.set_keys(vec![ROTATED_KEY.clone()]);
-    assert!(
-        eventually(Duration::from_secs(5), async || {
-            app.get("/api/private", Some(&old)).await.status() == 401
-        })
-        .await
-    );
+    assert!(app.eventually_answers("/api/private", &old, 401).await);
 }
 
 #[tokio::test]

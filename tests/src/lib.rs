@@ -192,17 +192,20 @@ pub async fn error_answer(response: reqwest::Response) -> ErrorAnswer {
     }
 }
 
-/// Polls `check` every 20 ms until it holds, for at most `within`.
-pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
+impl TestApp {
+    /// Whether `path` with `token` answers `status` within 5 s, asking every 20 ms: for what
+    /// the API reaches in the background (a JWKS recovered, a key set refreshed).
+    pub async fn eventually_answers(&self, path: &str, token: &str, status: u16) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if self.get(path, Some(token)).await.status() == status {
+                return true;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if tokio::time::Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
