@@ -5,18 +5,16 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
 
 use api::auth::{
-    JwksCache, JwksSettings, TokenValidator, ValidationSettings, bearer_token, checked_header,
+    JwksCache, JwksSettings, KeySource, TokenValidator, ValidationSettings, bearer_token,
+    checked_header,
 };
-use api::config::jwks_url;
 use axum::http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 use criterion::{Criterion, criterion_group, criterion_main};
 use devtenant::DevTenant;
+use devtenant::testing::{AUDIENCE, now};
 use serde_json::json;
-
-const AUDIENCE: &str = "https://quickstarts/api";
 
 struct Setup {
     token: String,
@@ -30,26 +28,16 @@ fn setup(runtime: &tokio::runtime::Runtime) -> Setup {
         let tenant = DevTenant::spawn().await;
         // Kept serving for the whole run.
         let tenant = Box::leak(Box::new(tenant));
-        let issuer = url::Url::parse(tenant.issuer()).unwrap();
-        let jwks = JwksCache::new(JwksSettings {
-            url: jwks_url(&issuer),
-            max_age: Duration::from_secs(600),
-            refetch_cooldown: Duration::from_secs(10),
-            fetch_timeout: Duration::from_secs(5),
-        });
+        let jwks_url = url::Url::parse(&tenant.endpoint(".well-known/jwks.json")).unwrap();
+        let jwks = JwksCache::new(JwksSettings::new(KeySource::Jwks(jwks_url)));
         let validator = |cache_size| {
-            TokenValidator::new(
-                ValidationSettings {
-                    issuer: tenant.issuer().to_owned(),
-                    audience: AUDIENCE.to_owned(),
-                    leeway: Duration::from_secs(5),
-                    cache_size,
-                },
-                jwks.clone(),
-                None,
-            )
+            let settings = ValidationSettings {
+                cache_size,
+                ..ValidationSettings::new(tenant.issuer(), AUDIENCE)
+            };
+            TokenValidator::new(settings, jwks.clone(), None)
         };
-        let now = devtenant::issue::now();
+        let now = now();
         let token = tenant.signing_key().sign(&json!({
             "iss": tenant.issuer(), "sub": "auth0|reader", "aud": [AUDIENCE, format!("{}userinfo", tenant.issuer())],
             "iat": now, "exp": now + 3600, "azp": "client", "scope": "openid profile read:messages",

@@ -1,116 +1,195 @@
-//! The API's one error type: every refusal the API makes, rendered as RFC 6750 says
-//! (status, `WWW-Authenticate`) with a JSON body a person can act on.
+//! The API's one error type: every error answer it sends, rendered as RFC 6750 says (status,
+//! `WWW-Authenticate`) with a JSON body whose message is the variant's `Display`: a sentence a
+//! person can act on.
+
+use std::fmt;
+use std::time::Duration;
 
 use axum::Json;
 use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use shared::ErrorBody;
+use shared::oauth::{BearerError, Challenge};
+
+use crate::auth::TokenRejection;
 
 /// The realm named in `WWW-Authenticate` challenges.
 pub const REALM: &str = "api";
 
+/// How long a client is asked to wait when the tenant's keys cannot be had.
+const KEYS_RETRY_AFTER: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthError {
-    /// No credentials at all (or another scheme than Bearer): 401 with a bare challenge.
-    MissingToken(&'static str),
-    /// A malformed request, e.g. two `Authorization` headers: 400 `invalid_request`.
-    InvalidRequest(&'static str),
+pub enum ApiError {
+    /// No usable `Authorization: Bearer` header: 401 with a bare challenge when there are no
+    /// bearer credentials at all, 400 `invalid_request` when the header is malformed.
+    Credentials(BearerError),
+    /// No header, and a token in the query string, where it is never taken from: 401.
+    TokenInQuery,
     /// The token is not valid: 401 `invalid_token`.
-    InvalidToken(String),
+    InvalidToken(TokenRejection),
     /// The token is valid but does not grant this scope: 403 `insufficient_scope`.
     InsufficientScope(&'static str),
     /// The tenant's keys could not be fetched, so no token can be checked: 503, fail closed.
     KeysUnavailable,
+    /// The token's key is not in the key set fetched a moment ago, and the next fetch may
+    /// start only after this long: 503, to be retried then.
+    KeyNotFetchableYet(Duration),
+    /// `/readyz` before the tenant's keys are loaded: 503.
+    NotReady,
+    /// No such endpoint: 404.
+    NotFound,
+    /// `/auth_config.json` without a client ID to hand out: 404.
+    NotConfigured,
 }
 
-impl AuthError {
-    pub fn invalid_token(message: impl Into<String>) -> Self {
-        Self::InvalidToken(message.into())
+impl From<TokenRejection> for ApiError {
+    fn from(rejection: TokenRejection) -> Self {
+        ApiError::InvalidToken(rejection)
     }
 }
 
-impl IntoResponse for AuthError {
-    fn into_response(self) -> Response {
-        let (status, code, message, challenge) = match self {
-            AuthError::MissingToken(message) => (
-                StatusCode::UNAUTHORIZED,
-                "missing_token",
-                message.to_owned(),
-                Some(format!("Bearer realm=\"{REALM}\"")),
-            ),
-            AuthError::InvalidRequest(message) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                message.to_owned(),
-                Some(challenge("invalid_request", message, None)),
-            ),
-            AuthError::InvalidToken(message) => {
-                let challenge = challenge("invalid_token", &message, None);
-                (StatusCode::UNAUTHORIZED, "invalid_token", message, Some(challenge))
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Credentials(error) if !error.is_missing_credentials() => {
+                StatusCode::BAD_REQUEST
             }
-            AuthError::InsufficientScope(scope) => {
-                let message = format!(
-                    "The access token does not grant the {scope} scope. Request it in the login's scope, and in Auth0 grant it to the user (RBAC) or allow it for the application."
-                );
-                let challenge = challenge("insufficient_scope", &message, Some(scope));
-                (StatusCode::FORBIDDEN, "insufficient_scope", message, Some(challenge))
+            ApiError::Credentials(_) | ApiError::TokenInQuery | ApiError::InvalidToken(_) => {
+                StatusCode::UNAUTHORIZED
             }
-            AuthError::KeysUnavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "The API cannot check access tokens right now: the tenant's signing keys could not be fetched. Try again shortly.".to_owned(),
-                None,
-            ),
+            ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::KeysUnavailable | ApiError::KeyNotFetchableYet(_) | ApiError::NotReady => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::NotFound | ApiError::NotConfigured => StatusCode::NOT_FOUND,
+        }
+    }
+
+    /// The machine-readable code of the body: RFC 6750's where there is one.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Credentials(error) if !error.is_missing_credentials() => "invalid_request",
+            ApiError::Credentials(_) | ApiError::TokenInQuery => "missing_token",
+            ApiError::InvalidToken(_) => "invalid_token",
+            ApiError::InsufficientScope(_) => "insufficient_scope",
+            ApiError::KeysUnavailable | ApiError::KeyNotFetchableYet(_) => {
+                "temporarily_unavailable"
+            }
+            ApiError::NotReady => "not_ready",
+            ApiError::NotFound => "not_found",
+            ApiError::NotConfigured => "not_configured",
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge: with an error code only when bearer credentials came
+    /// and were refused (RFC 6750 §3.1).
+    pub fn challenge(&self, description: &str) -> Option<String> {
+        let bare = Challenge {
+            realm: Some(REALM),
+            ..Challenge::default()
         };
-        let mut response = (
-            status,
-            Json(ErrorBody {
-                error: code.to_owned(),
-                message,
-            }),
-        )
-            .into_response();
+        let refused = Challenge {
+            error: Some(self.code()),
+            description: Some(description),
+            ..bare
+        };
+        let challenge = match self {
+            ApiError::Credentials(error) if error.is_missing_credentials() => bare,
+            ApiError::TokenInQuery => bare,
+            ApiError::Credentials(_) | ApiError::InvalidToken(_) => refused,
+            ApiError::InsufficientScope(scope) => Challenge {
+                scope: Some(scope),
+                ..refused
+            },
+            ApiError::KeysUnavailable
+            | ApiError::KeyNotFetchableYet(_)
+            | ApiError::NotReady
+            | ApiError::NotFound
+            | ApiError::NotConfigured => return None,
+        };
+        Some(challenge.to_string())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Credentials(error) => error.fmt(f),
+            ApiError::TokenInQuery => f.write_str(
+                "Tokens in the URL are not accepted: send it as Authorization: Bearer <access token>.",
+            ),
+            ApiError::InvalidToken(rejection) => rejection.fmt(f),
+            ApiError::InsufficientScope(scope) => write!(
+                f,
+                "The access token does not grant the {scope} scope. Request it in the login's scope, and in Auth0 grant it to the user (RBAC) or allow it for the application."
+            ),
+            ApiError::KeysUnavailable => f.write_str(
+                "The API cannot check access tokens right now: the tenant's signing keys could not be fetched. Try again shortly.",
+            ),
+            ApiError::KeyNotFetchableYet(wait) => write!(
+                f,
+                "The token was signed with a key the API has not seen yet; it may fetch the tenant's keys again in {} s. Try again then.",
+                retry_after_secs(*wait)
+            ),
+            ApiError::NotReady => f.write_str(
+                "Not ready: the tenant's signing keys are not loaded yet, so private endpoints answer 503.",
+            ),
+            ApiError::NotFound => f.write_str(
+                "No such endpoint: try /api/public, /api/private or /api/private-scoped.",
+            ),
+            ApiError::NotConfigured => f.write_str(
+                "The API has no AUTH0_CLIENT_ID, so it cannot tell the SPA how to log in: set AUTH0_CLIENT_ID to the SPA's client ID.",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = self.to_string();
+        let challenge = self.challenge(&message);
+        let body = ErrorBody {
+            error: self.code().to_owned(),
+            message,
+        };
+        let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(WWW_AUTHENTICATE, value);
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+        if let Some(wait) = self.retry_after() {
+            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(wait)));
         }
         response
     }
 }
 
-/// `Bearer realm="api", error="...", error_description="..."[, scope="..."]`.
-fn challenge(error: &str, description: &str, scope: Option<&str>) -> String {
-    let mut value = format!(
-        "Bearer realm=\"{REALM}\", error=\"{error}\", error_description=\"{}\"",
-        quotable(description)
-    );
-    if let Some(scope) = scope {
-        value.push_str(&format!(", scope=\"{}\"", quotable(scope)));
+impl ApiError {
+    /// How long a client should wait before trying again, for answers that say so.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::KeysUnavailable => Some(KEYS_RETRY_AFTER),
+            ApiError::KeyNotFetchableYet(wait) => Some(*wait),
+            _ => None,
+        }
     }
-    value
 }
 
-/// RFC 6750 §3: error_description and scope are limited to %x20-21 / %x23-5B / %x5D-7E, so
-/// quotes, backslashes and anything outside printable ASCII are replaced.
-fn quotable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '"' | '\\' => '\'',
-            '\u{20}'..='\u{7e}' => c,
-            _ => '?',
-        })
-        .collect()
+/// Whole seconds, rounded up, at least one: `Retry-After` counts in seconds.
+fn retry_after_secs(wait: Duration) -> u64 {
+    u64::try_from(wait.as_millis().div_ceil(1000))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn challenge_of(error: AuthError) -> (StatusCode, Option<String>) {
+    fn answer(error: ApiError) -> (StatusCode, Option<String>) {
         let response = error.into_response();
         let header = response
             .headers()
@@ -120,15 +199,32 @@ mod tests {
     }
 
     #[test]
-    fn missing_token_challenge_has_no_error_code() {
-        let (status, header) = challenge_of(AuthError::MissingToken("x"));
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(header.unwrap(), "Bearer realm=\"api\"");
+    fn no_credentials_get_a_bare_challenge() {
+        for error in [
+            ApiError::Credentials(BearerError::Missing),
+            ApiError::Credentials(BearerError::OtherScheme),
+            ApiError::TokenInQuery,
+        ] {
+            assert_eq!(
+                answer(error),
+                (
+                    StatusCode::UNAUTHORIZED,
+                    Some("Bearer realm=\"api\"".into())
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_credentials_are_a_bad_request_with_a_challenge() {
+        let (status, header) = answer(ApiError::Credentials(BearerError::Repeated));
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(header.unwrap().contains("error=\"invalid_request\""));
     }
 
     #[test]
     fn insufficient_scope_names_the_scope() {
-        let (status, header) = challenge_of(AuthError::InsufficientScope("read:messages"));
+        let (status, header) = answer(ApiError::InsufficientScope("read:messages"));
         assert_eq!(status, StatusCode::FORBIDDEN);
         let header = header.unwrap();
         assert!(header.starts_with("Bearer realm=\"api\", error=\"insufficient_scope\""));
@@ -137,12 +233,186 @@ mod tests {
 
     #[test]
     fn descriptions_are_made_safe_for_the_header() {
-        assert_eq!(quotable("a \"b\" \\ é`"), "a 'b' ' ?`");
-        let (_, header) = challenge_of(AuthError::invalid_token("token \"x\" — bad"));
-        assert!(
-            header
-                .unwrap()
-                .contains("error_description=\"token 'x' ? bad\"")
-        );
+        let rejection = TokenRejection::WrongAudience {
+            got: "\"x\" — é".into(),
+            expected: "y".into(),
+        };
+        let (status, header) = answer(ApiError::InvalidToken(rejection));
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(header.unwrap().contains("meant for 'x' ? ?, not"));
+    }
+
+    #[test]
+    fn unavailable_keys_ask_to_retry_and_not_found_is_json() {
+        let response = ApiError::KeysUnavailable.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[RETRY_AFTER], "5");
+        let later = ApiError::KeyNotFetchableYet(Duration::from_millis(7100)).into_response();
+        assert_eq!(later.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(later.headers()[RETRY_AFTER], "8");
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(3)), 3);
+        assert!(response.headers().get(WWW_AUTHENTICATE).is_none());
+        assert_eq!(answer(ApiError::NotFound), (StatusCode::NOT_FOUND, None));
+        assert_eq!(ApiError::NotConfigured.code(), "not_configured");
+    }
+}
+
+/// Every sentence the API can answer with, pinned in one place: a rewording changes this list
+/// and nothing else; every other test matches variants.
+#[cfg(test)]
+mod golden {
+    use super::*;
+    use TokenRejection::*;
+
+    #[test]
+    fn every_refusal_reads_as_written() {
+        let audience = || "https://quickstarts/api".to_owned();
+        let cases: Vec<(ApiError, &str)> = vec![
+            (
+                ApiError::Credentials(BearerError::Missing),
+                "This endpoint needs an access token: send Authorization: Bearer <access token>.",
+            ),
+            (
+                ApiError::Credentials(BearerError::OtherScheme),
+                "This API accepts only Bearer tokens: send Authorization: Bearer <access token>.",
+            ),
+            (
+                ApiError::Credentials(BearerError::Repeated),
+                "The request has more than one Authorization header; send exactly one.",
+            ),
+            (
+                ApiError::Credentials(BearerError::NotAscii),
+                "The Authorization header is not plain ASCII.",
+            ),
+            (
+                ApiError::Credentials(BearerError::Empty),
+                "The Authorization header says Bearer but carries no token.",
+            ),
+            (
+                ApiError::Credentials(BearerError::NotB64Token),
+                "The bearer token has characters a token cannot have (RFC 6750 b64token).",
+            ),
+            (
+                ApiError::TokenInQuery,
+                "Tokens in the URL are not accepted: send it as Authorization: Bearer <access token>.",
+            ),
+            (
+                Opaque.into(),
+                "The access token is opaque, not a JWT: Auth0 issues those when no audience is requested. Request the token with an audience set to this API's identifier.",
+            ),
+            (
+                Encrypted.into(),
+                "The access token is encrypted (JWE): Auth0 issues these when no audience is requested. Request the token with an audience set to this API's identifier.",
+            ),
+            (
+                MalformedHeader.into(),
+                "The access token is malformed: its header is not base64url-encoded JSON.",
+            ),
+            (
+                Crit.into(),
+                "The access token declares critical header extensions (crit) this API does not support.",
+            ),
+            (
+                Unsigned.into(),
+                "The access token is unsigned (alg none); this API accepts only RS256.",
+            ),
+            (
+                Hmac("HS256".into()).into(),
+                "The access token is signed with HS256; this API accepts only RS256. In Auth0, set the API's signing algorithm to RS256.",
+            ),
+            (
+                NotRs256.into(),
+                "The access token is not signed with RS256, the only algorithm this API accepts.",
+            ),
+            (
+                NoKid.into(),
+                "The access token has no key ID (kid) in its header, so no tenant key can verify it.",
+            ),
+            (
+                UnknownKid.into(),
+                "The token was signed with a key your tenant does not publish (unknown kid). Get a new token from your tenant.",
+            ),
+            (
+                NotAnAccessToken {
+                    typ: "dpop+jwt".into(),
+                }
+                .into(),
+                "The token's type is dpop+jwt, not an access token's (JWT or at+jwt): send the access token your tenant issued for this API.",
+            ),
+            (
+                BadSignature.into(),
+                "The access token's signature does not verify: it was altered or not issued by your tenant.",
+            ),
+            (
+                Expired.into(),
+                "The access token has expired. Log in again to get a new one.",
+            ),
+            (
+                NotYetValid.into(),
+                "The access token is not valid yet (nbf is in the future). Check the clocks of the tenant and this server.",
+            ),
+            (
+                WrongIssuer {
+                    trusted: "https://t/".into(),
+                }
+                .into(),
+                "The access token was issued by another tenant than this API trusts (https://t/).",
+            ),
+            (
+                MissingClaim("sub".into()).into(),
+                "The access token has no valid `sub` claim; an access token needs iss, sub, aud and exp.",
+            ),
+            (
+                BadClaims.into(),
+                "The access token's claims are not those of an access token: it needs iss, sub and aud (a string or an array of strings), a numeric exp, and scope as one space-delimited string.",
+            ),
+            (
+                Malformed.into(),
+                "The access token is malformed: it is not a JWT this API can read.",
+            ),
+            (
+                IdToken {
+                    audience: "abc".into(),
+                }
+                .into(),
+                "This is an ID token (its audience is the client ID abc): send the access token, not the ID token.",
+            ),
+            (
+                WrongAudience {
+                    got: "https://other".into(),
+                    expected: audience(),
+                }
+                .into(),
+                "The access token is meant for https://other, not for this API: request it with audience=https://quickstarts/api.",
+            ),
+            (
+                ApiError::InsufficientScope("read:messages"),
+                "The access token does not grant the read:messages scope. Request it in the login's scope, and in Auth0 grant it to the user (RBAC) or allow it for the application.",
+            ),
+            (
+                ApiError::KeysUnavailable,
+                "The API cannot check access tokens right now: the tenant's signing keys could not be fetched. Try again shortly.",
+            ),
+            (
+                ApiError::KeyNotFetchableYet(Duration::from_millis(2500)),
+                "The token was signed with a key the API has not seen yet; it may fetch the tenant's keys again in 3 s. Try again then.",
+            ),
+            (
+                ApiError::NotReady,
+                "Not ready: the tenant's signing keys are not loaded yet, so private endpoints answer 503.",
+            ),
+            (
+                ApiError::NotFound,
+                "No such endpoint: try /api/public, /api/private or /api/private-scoped.",
+            ),
+            (
+                ApiError::NotConfigured,
+                "The API has no AUTH0_CLIENT_ID, so it cannot tell the SPA how to log in: set AUTH0_CLIENT_ID to the SPA's client ID.",
+            ),
+        ];
+        for (error, sentence) in cases {
+            assert_eq!(error.to_string(), sentence, "{error:?}");
+        }
     }
 }

@@ -44,6 +44,7 @@ async fn main() -> ExitCode {
     tracing::info!(
         issuer = %settings.validation.issuer,
         audience = %settings.validation.audience,
+        keys = %settings.jwks.source,
         "API listening on http://{addr}"
     );
     match api::serve(listener, settings, shutdown_signal()).await {

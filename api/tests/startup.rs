@@ -17,12 +17,16 @@ fn api(dir: &PathBuf) -> Command {
         "AUTH0_ISSUER",
         "AUTH0_AUDIENCE",
         "AUTH0_CLIENT_ID",
+        "JWKS_URL",
         "API_ADDR",
         "ALLOWED_ORIGINS",
+        "SPA_DIR",
+        "SPA_SESSION_STORAGE",
         "JWKS_MAX_AGE",
         "JWKS_REFETCH_COOLDOWN",
         "JWKS_FETCH_TIMEOUT",
         "JWT_LEEWAY",
+        "TOKEN_CACHE_SIZE",
         "RUST_LOG",
     ] {
         command.env_remove(var);

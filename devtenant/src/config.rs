@@ -25,8 +25,12 @@ pub struct TenantConfig {
 pub struct TenantSection {
     pub name: String,
     pub listen: SocketAddr,
-    /// The issuer, when not `http://{listen}/` (e.g. behind a proxy).
+    /// The issuer, exactly as tokens carry it in `iss`, when not `http://{listen}/` (behind a
+    /// proxy, or to play a provider whose issuer has no trailing slash).
     pub issuer: Option<String>,
+    /// Where the JWKS is served: Auth0's `/.well-known/jwks.json` unless set (discovery's
+    /// `jwks_uri` follows), to play a provider that keeps its keys elsewhere.
+    pub jwks_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,13 +139,20 @@ impl TenantConfig {
         Ok(config)
     }
 
-    /// The issuer URL, always ending in `/` as Auth0's do.
+    /// The issuer, as configured: `http://{listen}/` by default, ending in `/` as Auth0's do.
     pub fn issuer(&self) -> String {
         match &self.tenant.issuer {
-            Some(issuer) if issuer.ends_with('/') => issuer.clone(),
-            Some(issuer) => format!("{issuer}/"),
+            Some(issuer) => issuer.clone(),
             None => format!("http://{}/", self.tenant.listen),
         }
+    }
+
+    /// The path of the JWKS.
+    pub fn jwks_path(&self) -> &str {
+        self.tenant
+            .jwks_path
+            .as_deref()
+            .unwrap_or("/.well-known/jwks.json")
     }
 
     pub fn application(&self, client_id: &str) -> Option<&Application> {
@@ -177,6 +188,13 @@ impl TenantConfig {
         {
             return invalid(format!("tenant.issuer {issuer:?} is not a URL"));
         }
+        if let Some(path) = &self.tenant.jwks_path
+            && (!path.starts_with('/') || path.starts_with("/.well-known/openid"))
+        {
+            return invalid(format!(
+                "tenant.jwks_path {path:?} is not a path of its own, e.g. \"/keys\""
+            ));
+        }
         if self.api.identifier.trim().is_empty() {
             return invalid(
                 "api.identifier is empty: set the API's audience, e.g. \"https://quickstarts/api\""
@@ -194,8 +212,8 @@ impl TenantConfig {
                 .chain(&app.logout_urls)
                 .chain(&app.web_origins)
             {
-                if Url::parse(url).is_err() {
-                    return invalid(format!("application {:?}: {url:?} is not a URL", app.name));
+                if let Err(why) = check_app_url(url) {
+                    return invalid(format!("application {:?}: {url:?} {why}", app.name));
                 }
             }
             if app.app_type == AppType::M2m && app.client_secret.is_none() {
@@ -224,6 +242,22 @@ impl TenantConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// RFC 6749 §3.1.2: a redirection URI has no fragment; OIDC Core §3.2.2.1: it is https,
+/// except on this machine (http on loopback is what development needs).
+fn check_app_url(text: &str) -> Result<(), &'static str> {
+    let url = Url::parse(text).map_err(|_| "is not a URL")?;
+    if url.fragment().is_some() || text.contains('#') {
+        return Err("has a fragment, which a redirect URL may not have");
+    }
+    let host = url.host_str().ok_or("has no host")?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if shared::oauth::is_loopback_host(host) => Ok(()),
+        "http" => Err("uses http:// on a host other than this machine: use https://"),
+        _ => Err("is not an http(s) URL"),
     }
 }
 
@@ -288,5 +322,27 @@ mod tests {
         assert!(error.contains("no client_secret"), "{error}");
         let typo = DEFAULT_CONFIG.replace("rbac = true", "rbca = true");
         assert!(TenantConfig::parse(&typo).is_err());
+    }
+
+    #[test]
+    fn app_urls_have_no_fragment_and_use_http_only_on_loopback() {
+        for (url, why) in [
+            ("http://localhost:3000/cb#x", "fragment"),
+            ("http://app.example.com/callback", "http://"),
+            ("ftp://localhost/callback", "http(s)"),
+            ("not a url", "not a URL"),
+        ] {
+            let broken = DEFAULT_CONFIG.replace("http://localhost:3000/callback", url);
+            let error = TenantConfig::parse(&broken).unwrap_err().to_string();
+            assert!(error.contains(why), "{url}: {error}");
+        }
+        for fine in [
+            "https://app.example.com/callback",
+            "http://127.0.0.1:3000/callback",
+            "http://[::1]:3000/callback",
+        ] {
+            let config = DEFAULT_CONFIG.replace("http://localhost:3000/callback", fine);
+            assert!(TenantConfig::parse(&config).is_ok(), "{fine}");
+        }
     }
 }

@@ -6,17 +6,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use std::sync::atomic::Ordering;
 
-use crate::{DevTenant, JwksBehaviour, lock};
+use crate::faults::JwksBehaviour;
+use crate::tenant::DevTenant;
 
-pub fn router() -> Router<DevTenant> {
+/// Discovery, and the JWKS at `jwks_path`.
+pub fn router(jwks_path: &str) -> Router<DevTenant> {
     Router::new()
         .route(
             "/.well-known/openid-configuration",
             get(openid_configuration),
         )
-        .route("/.well-known/jwks.json", get(jwks))
+        .route(jwks_path, get(jwks))
         // Not Auth0's: what the benchmarks read to count the API's JWKS fetches.
         .route("/_devtenant/stats", get(stats))
 }
@@ -31,11 +32,11 @@ async fn openid_configuration(State(tenant): State<DevTenant>) -> Json<Value> {
     scopes.extend(tenant.config().api.scopes.iter().map(|s| s.value.as_str()));
     Json(json!({
         "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}authorize"),
-        "token_endpoint": format!("{issuer}oauth/token"),
-        "userinfo_endpoint": format!("{issuer}userinfo"),
-        "jwks_uri": format!("{issuer}.well-known/jwks.json"),
-        "end_session_endpoint": format!("{issuer}v2/logout"),
+        "authorization_endpoint": tenant.endpoint("authorize"),
+        "token_endpoint": tenant.endpoint("oauth/token"),
+        "userinfo_endpoint": tenant.endpoint("userinfo"),
+        "jwks_uri": tenant.endpoint(tenant.config().jwks_path()),
+        "end_session_endpoint": tenant.endpoint("v2/logout"),
         "scopes_supported": scopes,
         "response_types_supported": ["code", "token", "id_token", "token id_token"],
         "response_modes_supported": ["query", "fragment", "web_message"],
@@ -50,12 +51,10 @@ async fn openid_configuration(State(tenant): State<DevTenant>) -> Json<Value> {
 }
 
 async fn jwks(State(tenant): State<DevTenant>) -> Response {
-    tenant.inner.jwks_fetches.fetch_add(1, Ordering::SeqCst);
-    let delay = *lock(&tenant.inner.jwks_delay);
+    let (delay, behaviour) = tenant.faults().record_fetch();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let behaviour = lock(&tenant.inner.jwks_behaviour).clone();
     match behaviour {
         JwksBehaviour::Normal => Json(tenant.keys().published()).into_response(),
         JwksBehaviour::Status(code) => StatusCode::from_u16(code)

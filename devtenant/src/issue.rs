@@ -1,17 +1,15 @@
 //! Token issuance, as Auth0 does it: which scopes are granted, and what access tokens and ID
 //! tokens carry.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest::{SHA256, digest};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
 use serde_json::{Map, Value, json};
+use shared::oauth::TokenResponse;
 
-use crate::DevTenant;
-use crate::config::User;
+use crate::config::{Application, TenantConfig, User};
 use crate::store::Grant;
+use crate::tenant::DevTenant;
 
 /// Scopes OpenID Connect defines; granted whenever asked.
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
@@ -26,133 +24,152 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// What a token endpoint or the implicit flow answers.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct IssuedTokens {
-    pub access_token: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    pub scope: String,
-    pub expires_in: u64,
-    pub token_type: &'static str,
-}
-
 /// Who a token is for: a user through an app, or an app on its own.
 pub struct Subject<'a> {
     pub client_id: &'a str,
     pub user: Option<&'a User>,
 }
 
-impl DevTenant {
-    /// The scopes a user gets: the OIDC scopes asked for, plus the API scopes asked for that
-    /// the API defines and, with RBAC, that the user has as permissions.
-    pub fn granted_scopes(
-        &self,
-        requested: &str,
-        user: &User,
-        audience: Option<&str>,
-    ) -> Vec<String> {
-        let config = self.config();
-        let for_api = audience == Some(config.api.identifier.as_str());
-        let mut granted: Vec<String> = Vec::new();
-        for scope in requested.split(' ').filter(|s| !s.is_empty()) {
-            let allowed = OIDC_SCOPES.contains(&scope)
-                || (for_api
-                    && config.api_defines(scope)
-                    && (!config.api.rbac || user.permissions.iter().any(|p| p == scope)));
-            if allowed && !granted.iter().any(|g| g == scope) {
-                granted.push(scope.to_owned());
-            }
+/// The scopes a user gets: the OIDC scopes asked for, plus the API scopes asked for that the
+/// API defines and, with RBAC, that the user has as permissions.
+pub fn granted_scopes(
+    config: &TenantConfig,
+    requested: &str,
+    user: &User,
+    audience: Option<&str>,
+) -> Vec<String> {
+    let for_api = audience == Some(config.api.identifier.as_str());
+    let mut granted: Vec<String> = Vec::new();
+    for scope in requested.split(' ').filter(|s| !s.is_empty()) {
+        let allowed = OIDC_SCOPES.contains(&scope)
+            || (for_api
+                && config.api_defines(scope)
+                && (!config.api.rbac || user.permissions.iter().any(|p| p == scope)));
+        if allowed && !granted.iter().any(|g| g == scope) {
+            granted.push(scope.to_owned());
         }
-        granted
     }
+    granted
+}
 
-    /// An access token: a signed JWT for the API when an audience was asked, otherwise an
-    /// opaque token good only for `/userinfo` — as Auth0 does, and the trap people fall into.
-    pub fn access_token(
-        &self,
-        subject: &Subject<'_>,
-        scopes: &[String],
-        audience: Option<&str>,
-        lifetime: u64,
-    ) -> String {
-        let config = self.config();
-        let Some(audience) = audience else {
-            let user_id = subject.user.map(User::user_id).unwrap_or_default();
-            return self.store().create_opaque_token(Grant {
-                client_id: subject.client_id.to_owned(),
-                user_id,
-                scopes: scopes.to_vec(),
-                audience: None,
-                expires: Instant::now() + Duration::from_secs(lifetime),
-            });
+/// An access token: a signed JWT for the API when an audience was asked, otherwise an opaque
+/// token good only for `/userinfo` — as Auth0 does, and the trap people fall into.
+pub fn access_token(
+    tenant: &DevTenant,
+    subject: &Subject<'_>,
+    scopes: &[String],
+    audience: Option<&str>,
+    lifetime: u64,
+) -> String {
+    let Some(audience) = audience else {
+        let grant = Grant {
+            client_id: subject.client_id.to_owned(),
+            user_id: subject.user.map(User::user_id).unwrap_or_default(),
+            scopes: scopes.to_vec(),
+            audience: None,
         };
-        let issuer = self.issuer();
-        let iat = now();
-        let mut claims = Map::new();
-        claims.insert("iss".into(), json!(issuer));
-        match subject.user {
-            Some(user) => {
-                claims.insert("sub".into(), json!(user.user_id()));
-                // Auth0 adds its /userinfo as a second audience when `openid` is granted.
-                if scopes.iter().any(|s| s == "openid") {
-                    claims.insert("aud".into(), json!([audience, format!("{issuer}userinfo")]));
-                } else {
-                    claims.insert("aud".into(), json!(audience));
-                }
-            }
-            None => {
-                claims.insert(
-                    "sub".into(),
-                    json!(format!("{}@clients", subject.client_id)),
-                );
-                claims.insert("aud".into(), json!(audience));
-                claims.insert("gty".into(), json!("client-credentials"));
-            }
+        return tenant
+            .store()
+            .create_opaque_token(grant, Duration::from_secs(lifetime));
+    };
+    let config = tenant.config();
+    let issuer = tenant.issuer();
+    let iat = now();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    match subject.user {
+        Some(user) => {
+            claims.insert("sub".into(), json!(user.user_id()));
+            // Auth0 adds its /userinfo as a second audience when `openid` is granted.
+            let aud = match scopes.iter().any(|s| s == "openid") {
+                true => json!([audience, tenant.endpoint("userinfo")]),
+                false => json!(audience),
+            };
+            claims.insert("aud".into(), aud);
         }
-        claims.insert("iat".into(), json!(iat));
-        claims.insert("exp".into(), json!(iat + lifetime));
-        claims.insert("scope".into(), json!(scopes.join(" ")));
-        claims.insert("azp".into(), json!(subject.client_id));
-        if let Some(user) = subject.user
-            && config.api.rbac
-            && config.api.permissions_in_token
-            && audience == config.api.identifier
-        {
-            let permissions: Vec<&String> = user
-                .permissions
-                .iter()
-                .filter(|p| config.api_defines(p))
-                .collect();
-            claims.insert("permissions".into(), json!(permissions));
+        None => {
+            let sub = format!("{}@clients", subject.client_id);
+            claims.insert("sub".into(), json!(sub));
+            claims.insert("aud".into(), json!(audience));
+            claims.insert("gty".into(), json!("client-credentials"));
         }
-        self.signing_key().sign(&Value::Object(claims))
     }
+    claims.insert("iat".into(), json!(iat));
+    claims.insert("exp".into(), json!(iat + lifetime));
+    claims.insert("scope".into(), json!(scopes.join(" ")));
+    claims.insert("azp".into(), json!(subject.client_id));
+    if let Some(user) = subject.user
+        && config.api.rbac
+        && config.api.permissions_in_token
+        && audience == config.api.identifier
+    {
+        let permissions: Vec<&String> = user
+            .permissions
+            .iter()
+            .filter(|p| config.api_defines(p))
+            .collect();
+        claims.insert("permissions".into(), json!(permissions));
+    }
+    tenant.signing_key().sign(&Value::Object(claims))
+}
 
-    /// An ID token for `user`, to `client_id`, with the profile claims the scopes allow.
-    pub fn id_token(
-        &self,
-        client_id: &str,
-        user: &User,
-        scopes: &[String],
-        nonce: Option<&str>,
-        access_token: Option<&str>,
-    ) -> String {
-        let iat = now();
-        let mut claims = profile_claims(user, scopes);
-        claims.insert("iss".into(), json!(self.issuer()));
-        claims.insert("aud".into(), json!(client_id));
-        claims.insert("iat".into(), json!(iat));
-        claims.insert("exp".into(), json!(iat + ID_TOKEN_LIFETIME));
-        if let Some(nonce) = nonce {
-            claims.insert("nonce".into(), json!(nonce));
-        }
-        if let Some(access_token) = access_token {
-            claims.insert("at_hash".into(), json!(at_hash(access_token)));
-        }
-        self.signing_key().sign(&Value::Object(claims))
+/// An ID token for `user`, to `client_id`, with the profile claims the scopes allow.
+pub fn id_token(
+    tenant: &DevTenant,
+    client_id: &str,
+    user: &User,
+    scopes: &[String],
+    nonce: Option<&str>,
+    access_token: Option<&str>,
+) -> String {
+    let iat = now();
+    let mut claims = profile_claims(user, scopes);
+    claims.insert("iss".into(), json!(tenant.issuer()));
+    claims.insert("aud".into(), json!(client_id));
+    claims.insert("iat".into(), json!(iat));
+    claims.insert("exp".into(), json!(iat + ID_TOKEN_LIFETIME));
+    if let Some(nonce) = nonce {
+        claims.insert("nonce".into(), json!(nonce));
+    }
+    if let Some(access_token) = access_token {
+        claims.insert("at_hash".into(), json!(at_hash(access_token)));
+    }
+    tenant.signing_key().sign(&Value::Object(claims))
+}
+
+/// What the token endpoint answers a user's grant through `app`: the access token and, with
+/// `openid`, the ID token. The refresh token is the caller's to add.
+pub fn user_tokens(
+    tenant: &DevTenant,
+    app: &Application,
+    user: &User,
+    grant: &Grant,
+    nonce: Option<&str>,
+) -> TokenResponse {
+    let lifetime = tenant.config().api.token_lifetime_secs;
+    let subject = Subject {
+        client_id: &app.client_id,
+        user: Some(user),
+    };
+    let scopes = &grant.scopes;
+    let access = access_token(
+        tenant,
+        &subject,
+        scopes,
+        grant.audience.as_deref(),
+        lifetime,
+    );
+    let id = scopes
+        .iter()
+        .any(|s| s == "openid")
+        .then(|| id_token(tenant, &app.client_id, user, scopes, nonce, Some(&access)));
+    TokenResponse {
+        access_token: access,
+        id_token: id,
+        refresh_token: None,
+        scope: Some(scopes.join(" ")),
+        expires_in: lifetime,
+        token_type: "Bearer".into(),
     }
 }
 
@@ -182,45 +199,35 @@ pub fn profile_claims(user: &User, scopes: &[String]) -> Map<String, Value> {
 
 /// OIDC Core §3.2.2.9: the left half of SHA-256 of the access token, base64url.
 pub fn at_hash(access_token: &str) -> String {
-    let hash = digest(&SHA256, access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&hash.as_ref()[..16])
+    shared::oauth::at_hash(digest(&SHA256, access_token.as_bytes()).as_ref())
 }
 
 /// RFC 7636 §4.6: `BASE64URL(SHA256(code_verifier))`.
 pub fn s256_challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()).as_ref())
+    shared::oauth::s256_challenge(digest(&SHA256, verifier.as_bytes()).as_ref())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{KeyRing, SigningKey, TenantConfig};
-
-    fn tenant() -> DevTenant {
-        DevTenant::new(
-            TenantConfig::builtin(),
-            KeyRing::new(SigningKey::generate()),
-        )
-    }
 
     #[test]
     fn rbac_grants_api_scopes_only_to_users_with_the_permission() {
-        let tenant = tenant();
-        let config = tenant.config().clone();
+        let config = TenantConfig::builtin();
         let api = Some(config.api.identifier.as_str());
         let reader = config.user_by_email("reader@example.com").unwrap();
         let guest = config.user_by_email("guest@example.com").unwrap();
         let asked = "openid profile read:messages write:messages";
         assert_eq!(
-            tenant.granted_scopes(asked, reader, api),
+            granted_scopes(&config, asked, reader, api),
             ["openid", "profile", "read:messages"]
         );
         assert_eq!(
-            tenant.granted_scopes(asked, guest, api),
+            granted_scopes(&config, asked, guest, api),
             ["openid", "profile"]
         );
         assert_eq!(
-            tenant.granted_scopes(asked, reader, None),
+            granted_scopes(&config, asked, reader, None),
             ["openid", "profile"]
         );
     }

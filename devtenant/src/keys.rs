@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::{KeyPair, KeySize};
@@ -18,6 +20,20 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use shared::jwt::{Jwk, JwkSet};
+
+/// Why the key file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("cannot read {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("cannot write {path}: {error}")]
+    Write { path: String, error: std::io::Error },
+    #[error(
+        "{path} is not a key file this tenant wrote ({why}); delete it to start with a new key"
+    )]
+    Corrupt { path: String, why: String },
+}
 
 /// An RSA key that signs tokens with RS256.
 pub struct SigningKey {
@@ -69,16 +85,17 @@ impl SigningKey {
     }
 
     /// The public key as a JWKS entry, as Auth0 publishes it.
-    pub fn jwk(&self) -> Value {
+    pub fn jwk(&self) -> Jwk {
         let public = self.pair.public_key();
-        json!({
-            "kty": "RSA",
-            "use": "sig",
-            "alg": "RS256",
-            "kid": self.kid,
-            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-        })
+        Jwk {
+            kty: "RSA".into(),
+            kid: Some(self.kid.clone()),
+            key_use: Some("sig".into()),
+            alg: Some("RS256".into()),
+            n: Some(URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero())),
+            e: Some(URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero())),
+            ..Jwk::default()
+        }
     }
 
     /// The public key, for verifying what this tenant signed (at `/userinfo`).
@@ -132,6 +149,13 @@ impl SigningKey {
     }
 }
 
+/// Whether two secrets are equal, in time that depends on neither their contents nor their
+/// lengths: both are hashed to 32 bytes first, then compared in constant time.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (digest(&SHA256, a.as_bytes()), digest(&SHA256, b.as_bytes()));
+    verify_slices_are_equal(a.as_ref(), b.as_ref()).is_ok()
+}
+
 /// A random URL-safe string of `bytes` random bytes, from the OS's CSPRNG.
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -169,8 +193,11 @@ impl KeyRing {
         self.keys.iter().find(|k| k.kid == kid)
     }
 
-    pub fn published(&self) -> Value {
-        json!({ "keys": self.keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() })
+    /// The JWKS: every key of the ring, the signing one first.
+    pub fn published(&self) -> JwkSet {
+        JwkSet {
+            keys: self.keys.iter().map(|k| k.jwk()).collect(),
+        }
     }
 
     pub fn kids(&self) -> Vec<String> {
@@ -222,7 +249,7 @@ impl KeyFile {
 
     /// The stored key ring, or a new one (saved) when there is none yet. A file that exists
     /// but cannot be read is an error, never silently replaced: that would log everyone out.
-    pub fn load_or_create(&self) -> Result<KeyRing, String> {
+    pub fn load_or_create(&self) -> Result<KeyRing, KeyFileError> {
         match std::fs::read(&self.path) {
             Ok(bytes) => self.parse(&bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -230,16 +257,17 @@ impl KeyFile {
                 self.save(&ring)?;
                 Ok(ring)
             }
-            Err(e) => Err(format!("cannot read {}: {e}", self.path.display())),
+            Err(error) => Err(KeyFileError::Read {
+                path: self.path.display().to_string(),
+                error,
+            }),
         }
     }
 
-    fn parse(&self, bytes: &[u8]) -> Result<KeyRing, String> {
-        let broken = |why: String| {
-            format!(
-                "{} is not a key file this tenant wrote ({why}); delete it to start with a new key",
-                self.path.display()
-            )
+    fn parse(&self, bytes: &[u8]) -> Result<KeyRing, KeyFileError> {
+        let broken = |why: String| KeyFileError::Corrupt {
+            path: self.path.display().to_string(),
+            why,
         };
         let stored: StoredKeys =
             serde_json::from_slice(bytes).map_err(|e| broken(e.to_string()))?;
@@ -259,7 +287,7 @@ impl KeyFile {
         Ok(KeyRing::from_keys(keys))
     }
 
-    pub fn save(&self, ring: &KeyRing) -> Result<(), String> {
+    pub fn save(&self, ring: &KeyRing) -> Result<(), KeyFileError> {
         let stored = StoredKeys {
             keys: ring
                 .keys
@@ -270,17 +298,19 @@ impl KeyFile {
                 })
                 .collect(),
         };
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
         let text = serde_json::to_string_pretty(&stored).expect("keys serialize");
         // Written beside and renamed, so a crash never leaves half a key file; private to
         // its owner, as a private key should be.
         let tmp = self.path.with_extension("json.tmp");
-        write_private(&tmp, text.as_bytes())
+        self.path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| write_private(&tmp, text.as_bytes()))
             .and_then(|()| std::fs::rename(&tmp, &self.path))
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+            .map_err(|error| KeyFileError::Write {
+                path: self.path.display().to_string(),
+                error,
+            })
     }
 }
 
@@ -346,8 +376,24 @@ mod tests {
         let file = KeyFile::in_dir(&dir);
         std::fs::write(file.path(), "{not json").unwrap();
         let error = file.load_or_create().err().unwrap();
-        assert!(error.contains("delete it"), "{error}");
+        assert!(matches!(error, KeyFileError::Corrupt { .. }), "{error}");
+        assert!(error.to_string().contains("delete it"), "{error}");
         assert_eq!(std::fs::read_to_string(file.path()).unwrap(), "{not json");
+    }
+
+    #[test]
+    fn secrets_compare_by_content_whatever_their_length() {
+        assert!(same_secret("reader", "reader"));
+        assert!(!same_secret("reader", "readers"));
+        assert!(!same_secret("reader", ""));
+    }
+
+    #[test]
+    fn the_published_key_is_one_the_shared_rule_accepts() {
+        let key = SigningKey::generate();
+        let usable = key.jwk().rs256_key().unwrap();
+        assert_eq!(usable.kid, key.kid());
+        assert_eq!(usable.modulus, key.modulus());
     }
 
     #[test]

@@ -7,12 +7,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::Cookie;
 use serde::Deserialize;
 
-use crate::DevTenant;
-use crate::authorize::SESSION_COOKIE;
+use crate::cookies;
 use crate::pages;
+use crate::tenant::DevTenant;
 
 pub fn router() -> Router<DevTenant> {
     Router::new().route("/v2/logout", get(logout))
@@ -61,10 +60,10 @@ async fn logout(
             );
         }
     }
-    if let Some(session) = jar.get(SESSION_COOKIE) {
-        tenant.store().end_session(session.value());
+    if let Some(session) = cookies::session_id(&jar) {
+        tenant.store().end_session(session);
     }
-    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    let jar = cookies::without_session(jar);
     match return_to {
         Some(url) => (jar, Redirect::to(&url)).into_response(),
         None => (jar, pages::logged_out_page()).into_response(),

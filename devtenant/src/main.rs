@@ -1,7 +1,8 @@
 //! `devtenant`: the development tenant's binary.
 //!
 //! - `devtenant serve` (the default) serves the tenant;
-//! - `devtenant env` prints the settings the API and the SPA take from it;
+//! - `devtenant env` prints the settings the API and the SPA take from it, and the
+//!   machine-to-machine client's ID and secret;
 //! - `devtenant rotate-key` / `devtenant revoke-keys` rotate the signing key as Auth0 does.
 
 use std::io::IsTerminal;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use devtenant::{DevTenant, KeyFile, TenantConfig};
+use devtenant::{AppType, DevTenant, KeyFile, TenantConfig};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -73,9 +74,7 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config, cli.data_dir),
         Command::Env => {
-            println!("AUTH0_ISSUER={}", config.issuer());
-            println!("AUTH0_AUDIENCE={}", config.api.identifier);
-            println!("AUTH0_CLIENT_ID={}", config.spa().client_id);
+            print_env(&config);
             Ok(())
         }
         Command::RotateKey => change_keys(&cli.data_dir, |ring| {
@@ -98,14 +97,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// The settings the API takes from this tenant, and the machine-to-machine client a script
+/// (the README's curl recipe, the smoke test) gets tokens with.
+fn print_env(config: &TenantConfig) {
+    println!("AUTH0_ISSUER={}", config.issuer());
+    println!("AUTH0_AUDIENCE={}", config.api.identifier);
+    println!("AUTH0_CLIENT_ID={}", config.spa().client_id);
+    let m2m = config
+        .applications
+        .iter()
+        .find(|a| a.app_type == AppType::M2m);
+    if let Some(m2m) = m2m {
+        println!("DEVTENANT_M2M_CLIENT_ID={}", m2m.client_id);
+        if let Some(secret) = &m2m.client_secret {
+            println!("DEVTENANT_M2M_CLIENT_SECRET={secret}");
+        }
+    }
+}
+
 fn change_keys(
     data_dir: &std::path::Path,
     change: impl FnOnce(&mut devtenant::KeyRing) -> String,
 ) -> Result<(), String> {
     let file = KeyFile::in_dir(data_dir);
-    let mut ring = file.load_or_create()?;
+    let mut ring = file.load_or_create().map_err(|e| e.to_string())?;
     let said = change(&mut ring);
-    file.save(&ring)?;
+    file.save(&ring).map_err(|e| e.to_string())?;
     println!("{said} (a running tenant picks this up at once)");
     Ok(())
 }
@@ -119,7 +136,7 @@ async fn serve(config: TenantConfig, data_dir: PathBuf) -> Result<(), String> {
         )
         .init();
     let listen = config.tenant.listen;
-    let tenant = DevTenant::with_key_file(config, &data_dir)?;
+    let tenant = DevTenant::with_key_file(config, &data_dir).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(listen).await.map_err(|e| {
         format!("cannot listen on {listen} ({e}): change tenant.listen in the tenant configuration")
     })?;
@@ -135,9 +152,26 @@ async fn serve(config: TenantConfig, data_dir: PathBuf) -> Result<(), String> {
         users.join(", ")
     );
     tenant
-        .serve(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .serve(listener, shutdown_signal())
         .await
         .map_err(|e| format!("the tenant stopped: {e}"))
+}
+
+/// Ctrl-C or SIGTERM, as the API stops: the requests under way finish first.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut signal) => signal.recv().await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<Option<()>>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -4,18 +4,28 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header::{CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::{Map, Value};
 
-use crate::DevTenant;
 use crate::config::TenantConfig;
+use crate::tenant::DevTenant;
 
-/// No scripts, no framing, nothing from elsewhere; inline styles only.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+/// No scripts, no framing, nothing from elsewhere; inline styles only; no form may post
+/// anywhere (`default-src` does not cover `form-action`).
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The login page's: its form posts here, and the answer redirects to the app's callback, whose
+/// origin browsers check against `form-action` too.
+fn login_csp(app_origin: &str) -> String {
+    PAGE_CSP.replace(
+        "form-action 'none'",
+        &format!("form-action 'self' {app_origin}"),
+    )
+}
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#1d2330;line-height:1.5}\
 h1{font-size:1.4rem}.card{border:1px solid #d6dae3;border-radius:8px;padding:1.5rem;margin:1rem 0}\
@@ -44,12 +54,19 @@ fn layout(title: &str, body: Markup) -> Markup {
     }
 }
 
+/// A page of the tenant's: never framed, never cached (it may hold a CSRF token, a user's
+/// email, a login's state).
 fn page(status: StatusCode, markup: Markup) -> Response {
+    page_with_csp(status, HeaderValue::from_static(PAGE_CSP), markup)
+}
+
+fn page_with_csp(status: StatusCode, csp: HeaderValue, markup: Markup) -> Response {
     (
         status,
         [
-            (CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)),
+            (CONTENT_SECURITY_POLICY, csp),
             (X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         markup,
     )
@@ -92,13 +109,24 @@ fn users_table(config: &TenantConfig) -> Markup {
     }
 }
 
+/// What the login page shows and where its form may lead.
+pub struct LoginForm<'a> {
+    pub app_name: &'a str,
+    /// The origin of the app's callback, where the form's answer redirects.
+    pub app_origin: &'a str,
+    pub csrf: &'a str,
+    /// After a wrong password: the email tried.
+    pub failed_email: Option<&'a str>,
+}
+
 /// The login form: no JavaScript, CSRF token in a hidden field, the demo users listed.
-pub fn login_page(
-    config: &TenantConfig,
-    app_name: &str,
-    csrf: &str,
-    failed_email: Option<&str>,
-) -> Response {
+pub fn login_page(config: &TenantConfig, form: &LoginForm<'_>) -> Response {
+    let LoginForm {
+        app_name,
+        app_origin,
+        csrf,
+        failed_email,
+    } = form;
     let markup = layout(
         "Log in",
         html! {
@@ -124,7 +152,10 @@ pub fn login_page(
             (users_table(config))
         },
     );
-    page(StatusCode::OK, markup)
+    // An origin is ASCII without quotes or semicolons: it cannot bend the policy.
+    let csp = HeaderValue::from_str(&login_csp(app_origin))
+        .unwrap_or_else(|_| HeaderValue::from_static(PAGE_CSP));
+    page_with_csp(StatusCode::OK, csp, markup)
 }
 
 /// `response_mode=web_message`: the page posts the answer to the window that framed it, and
@@ -153,10 +184,13 @@ pub fn web_message_page(origin: &str, params: &[(&str, String)]) -> Response {
         html! { script { (PreEscaped(script)) } },
     );
     (
-        [(
-            CONTENT_SECURITY_POLICY,
-            HeaderValue::from_str(&csp).expect("a CSP of ASCII"),
-        )],
+        [
+            (
+                CONTENT_SECURITY_POLICY,
+                HeaderValue::from_str(&csp).expect("a CSP of ASCII"),
+            ),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
         markup,
     )
         .into_response()

@@ -1,19 +1,20 @@
 //! `GET /userinfo`: the profile of the user an access token stands for. Takes the JWT access
 //! tokens this tenant signs for `{issuer}userinfo` and the opaque ones it hands out when no
-//! audience was asked.
+//! audience was asked. Personal data: never cached.
 
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use shared::oauth::{Challenge, OAuthError, bearer_token};
 
-use crate::DevTenant;
 use crate::issue::profile_claims;
+use crate::tenant::DevTenant;
 
 pub fn router() -> Router<DevTenant> {
     Router::new().route("/userinfo", get(userinfo))
@@ -25,44 +26,48 @@ struct UserinfoClaims {
     scope: Option<String>,
 }
 
+/// 401 with an RFC 6750 challenge naming why.
 fn unauthorized(description: &str) -> Response {
-    let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{description}\"");
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        Json(json!({"error": "invalid_token", "error_description": description})),
-    )
-        .into_response();
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
+    let challenge = Challenge {
+        error: Some("invalid_token"),
+        description: Some(description),
+        ..Challenge::default()
+    };
+    let body = OAuthError {
+        error: "invalid_token".into(),
+        error_description: description.to_owned(),
+    };
+    let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge.to_string()) {
         response.headers_mut().insert(WWW_AUTHENTICATE, value);
     }
     response
 }
 
 async fn userinfo(State(tenant): State<DevTenant>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    let Some(token) = token else {
-        return unauthorized("Missing access token: send Authorization: Bearer <access token>");
+    let mut response = profile(&tenant, &headers);
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn profile(tenant: &DevTenant, headers: &HeaderMap) -> Response {
+    let values = headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes());
+    let token = match bearer_token(values) {
+        Ok(token) => token,
+        Err(error) => return unauthorized(&error.to_string()),
     };
     let (user_id, scopes) = if token.split('.').count() == 3 {
-        match verify_jwt(&tenant, &token) {
-            Some(claims) => (
-                claims.sub,
-                claims
-                    .scope
-                    .unwrap_or_default()
-                    .split(' ')
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>(),
-            ),
+        match verify_jwt(tenant, token) {
+            Some(claims) => {
+                let scopes = claims.scope.unwrap_or_default();
+                (claims.sub, scopes.split(' ').map(str::to_owned).collect())
+            }
             None => return unauthorized("Invalid access token for /userinfo"),
         }
     } else {
-        match tenant.store().opaque_token(&token) {
+        match tenant.store().opaque_token(token) {
             Some(grant) => (grant.user_id, grant.scopes),
             None => return unauthorized("Invalid or expired access token"),
         }
@@ -83,7 +88,7 @@ fn verify_jwt(tenant: &DevTenant, token: &str) -> Option<UserinfoClaims> {
     let key = keys.get(&kid)?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&[tenant.issuer()]);
-    validation.set_audience(&[format!("{}userinfo", tenant.issuer())]);
+    validation.set_audience(&[tenant.endpoint("userinfo")]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     jsonwebtoken::decode::<UserinfoClaims>(token, &key.decoding_key(), &validation)
         .ok()

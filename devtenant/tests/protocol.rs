@@ -4,17 +4,16 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use devtenant::issue::{at_hash, s256_challenge};
+use devtenant::testing::{
+    AUDIENCE, M2M_CLIENT_ID as M2M, M2M_CLIENT_SECRET as M2M_SECRET, SPA_CLIENT_ID as SPA, at_hash,
+    csrf_of, s256_challenge,
+};
 use devtenant::{DevTenant, RunningTenant};
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use serde_json::Value;
 
-const SPA: &str = "rustquickstartspa000000000000000";
-const M2M: &str = "rustquickstartm2m000000000000000";
-const M2M_SECRET: &str = "dev-secret-not-for-production";
 const CALLBACK: &str = "http://localhost:3000/callback";
-const AUDIENCE: &str = "https://quickstarts/api";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 /// A browser: keeps cookies, does not follow redirects (the tests look at them).
@@ -90,12 +89,10 @@ fn header(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
 }
 
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .expect("the login form has a CSRF field");
-    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
+fn form_csrf(html: &str) -> String {
+    csrf_of(html)
+        .expect("the login form has a CSRF field")
+        .to_owned()
 }
 
 impl Browser {
@@ -140,7 +137,7 @@ impl Browser {
             return location(&page);
         }
         assert_eq!(page.status(), StatusCode::OK);
-        let csrf = csrf_of(&page.text().await.unwrap());
+        let csrf = form_csrf(&page.text().await.unwrap());
         let back = self.submit(&csrf, email, password, "login").await;
         assert_eq!(back.status(), StatusCode::SEE_OTHER);
         location(&back)
@@ -298,7 +295,7 @@ async fn user_without_the_permission_is_not_granted_the_scope() {
 async fn session_cookie_is_httponly_lax_and_skips_the_form_next_time() {
     let b = browser().await;
     let page = b.authorize(&implicit("s")).await;
-    let csrf = csrf_of(&page.text().await.unwrap());
+    let csrf = form_csrf(&page.text().await.unwrap());
     let back = b
         .submit(&csrf, "reader@example.com", "reader", "login")
         .await;
@@ -361,7 +358,7 @@ async fn web_message_posts_the_answer_to_the_apps_origin_only() {
 async fn wrong_password_shows_the_form_again() {
     let b = browser().await;
     let page = b.authorize(&implicit("s")).await;
-    let csrf = csrf_of(&page.text().await.unwrap());
+    let csrf = form_csrf(&page.text().await.unwrap());
     let again = b
         .submit(&csrf, "reader@example.com", "wrong", "login")
         .await;
@@ -370,7 +367,7 @@ async fn wrong_password_shows_the_form_again() {
     assert!(html.contains("Wrong email or password"));
     // The same form still works with the right password.
     let back = b
-        .submit(&csrf_of(&html), "reader@example.com", "reader", "login")
+        .submit(&form_csrf(&html), "reader@example.com", "reader", "login")
         .await;
     assert_eq!(back.status(), StatusCode::SEE_OTHER);
 }
@@ -379,7 +376,7 @@ async fn wrong_password_shows_the_form_again() {
 async fn login_form_is_csrf_protected() {
     let b = browser().await;
     let page = b.authorize(&implicit("s")).await;
-    let csrf = csrf_of(&page.text().await.unwrap());
+    let csrf = form_csrf(&page.text().await.unwrap());
     let forged = b
         .submit("not-the-token", "reader@example.com", "reader", "login")
         .await;
@@ -406,7 +403,7 @@ async fn login_form_is_csrf_protected() {
 async fn cancel_answers_access_denied() {
     let b = browser().await;
     let page = b.authorize(&implicit("s")).await;
-    let csrf = csrf_of(&page.text().await.unwrap());
+    let csrf = form_csrf(&page.text().await.unwrap());
     let back = b.submit(&csrf, "", "", "cancel").await;
     let answer = answer(&location(&back));
     assert_eq!(answer["error"], "access_denied");
@@ -747,6 +744,12 @@ async fn login_page_lists_the_demo_users_and_needs_no_javascript() {
         csp.contains("default-src 'none'") && !csp.contains("script-src"),
         "{csp}"
     );
+    // The form posts here and its answer redirects to this app's callback, nowhere else.
+    assert!(
+        csp.contains("form-action 'self' http://localhost:3000;"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["cache-control"], "no-store");
     let html = page.text().await.unwrap();
     assert!(html.contains("reader@example.com") && html.contains("guest@example.com"));
     assert!(!html.contains("<script"));

@@ -108,9 +108,9 @@ pub async fn call(endpoint: Endpoint, access_token: Option<&str>) -> Outcome {
     if let Some(token) = access_token {
         request = request.header("Authorization", &format!("Bearer {token}"));
     }
-    let response = match request.send().await {
+    let response = match crate::browser::send(request).await {
         Ok(response) => response,
-        Err(error) => return Outcome::Failed(network_problem(&error.to_string())),
+        Err(error) => return Outcome::Failed(network_problem(&error)),
     };
     if response.ok() {
         return match response.json::<Message>().await {

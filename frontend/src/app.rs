@@ -1,71 +1,58 @@
-//! The app: routes, the auth context, the navigation bar.
+//! The app: the auth provider around the router, the navigation bar, and a page per route
+//! once the login settings are loaded.
 
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::browser;
+use crate::auth::state::ConfigState;
 use crate::components::nav::Nav;
 use crate::pages::{
-    callback::Callback, home::Home, not_found::NotFound, ping::Ping, profile::ProfilePage,
+    home::HomePage, login_callback::LoginCallbackPage, not_found::NotFoundPage, ping::PingPage,
+    profile::ProfilePage,
 };
-use crate::state::{AuthAction, AuthContext, AuthState, ConfigState};
+use crate::provider::{AuthProvider, use_auth};
+use crate::route::Route;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
-pub enum Route {
-    #[at("/")]
-    Home,
-    #[at("/ping")]
-    Ping,
-    #[at("/profile")]
-    Profile,
-    #[at("/callback")]
-    Callback,
-    #[not_found]
-    #[at("/404")]
-    NotFound,
-}
-
-fn switch(route: Route) -> Html {
-    match route {
-        Route::Home => html! { <Home /> },
-        Route::Ping => html! { <Ping /> },
-        Route::Profile => html! { <ProfilePage /> },
-        Route::Callback => html! { <Callback /> },
-        Route::NotFound => html! { <NotFound /> },
-    }
+#[derive(Properties, PartialEq)]
+pub struct AppProps {
+    /// The tenant's answer, taken out of the address bar before the app rendered (on
+    /// `/callback` only).
+    pub callback_answer: Option<AttrValue>,
 }
 
 #[component]
-pub fn App() -> Html {
-    let auth = use_reducer(AuthState::default);
-    {
-        let auth = auth.clone();
-        use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                match browser::load_auth_config().await {
-                    Ok(config) => auth.dispatch(AuthAction::ConfigLoaded(config)),
-                    Err(error) => auth.dispatch(AuthAction::ConfigFailed(error)),
-                }
-            });
-        });
+pub fn App(props: &AppProps) -> Html {
+    html! {
+        <AuthProvider>
+            <BrowserRouter>
+                <Nav />
+                <main class="container"><Pages callback_answer={props.callback_answer.clone()} /></main>
+            </BrowserRouter>
+        </AuthProvider>
     }
-    let body = match &auth.config {
+}
+
+/// The page of the route, or why there is none yet.
+#[component]
+fn Pages(props: &AppProps) -> Html {
+    let auth = use_auth();
+    let answer = props.callback_answer.clone();
+    let switch = move |route: Route| match route {
+        Route::Home => html! { <HomePage /> },
+        Route::Ping => html! { <PingPage /> },
+        Route::Profile => html! { <ProfilePage /> },
+        Route::Callback => html! { <LoginCallbackPage answer={answer.clone()} /> },
+        Route::NotFound => html! { <NotFoundPage /> },
+    };
+    match &auth.config {
         ConfigState::Loading => html! { <p class="muted">{ "Loading…" }</p> },
         ConfigState::Failed(error) => html! {
             <div class="problem" role="alert">
                 <p class="problem-title">{ "The app cannot start: its login settings are missing" }</p>
-                <p>{ error }</p>
+                <p id="config-error">{ error }</p>
                 <p>{ "The API serves them at /auth_config.json. Is the API running, with AUTH0_CLIENT_ID set?" }</p>
             </div>
         },
         ConfigState::Ready(_) => html! { <Switch<Route> render={switch} /> },
-    };
-    html! {
-        <ContextProvider<AuthContext> context={auth}>
-            <BrowserRouter>
-                <Nav />
-                <main class="container">{ body }</main>
-            </BrowserRouter>
-        </ContextProvider<AuthContext>>
     }
 }

@@ -1,22 +1,24 @@
 //! What only a browser can do: randomness and signatures (WebCrypto), storage, the clock,
-//! the address bar. Thin wrappers; the decisions are in [`crate::auth`].
+//! the address bar, the network. Thin wrappers; the decisions are in [`crate::auth`].
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gloo_net::http::Request;
+use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_storage::{LocalStorage, SessionStorage, Storage};
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use shared::jwt::{JwkSet, Rs256Key};
 use shared::{AuthConfig, SessionStorage as StorageKind};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::CryptoKey;
+use web_sys::{AbortSignal, CryptoKey};
 
 use crate::auth::callback::PendingLogin;
 use crate::auth::session::Session;
+use crate::auth::urls::jwks_url;
 
 fn window() -> web_sys::Window {
     web_sys::window().expect("the SPA runs in a window")
@@ -63,23 +65,6 @@ pub async fn sha256(data: &[u8]) -> Result<Vec<u8>, String> {
     Ok(Uint8Array::new(&digest).to_vec())
 }
 
-/// An RSA key of the tenant's JWKS.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Jwk {
-    pub kty: String,
-    pub kid: Option<String>,
-    #[serde(rename = "use")]
-    pub key_use: Option<String>,
-    pub alg: Option<String>,
-    pub n: Option<String>,
-    pub e: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Jwks {
-    pub keys: Vec<Jwk>,
-}
-
 fn object(entries: &[(&str, JsValue)]) -> Object {
     let object = Object::new();
     for (key, value) in entries {
@@ -90,19 +75,16 @@ fn object(entries: &[(&str, JsValue)]) -> Object {
 }
 
 /// Verifies an RS256 signature with WebCrypto: RSASSA-PKCS1-v1_5 over SHA-256, the key
-/// imported from its JWK. WebCrypto keeps the bundle small: no RSA code in the wasm.
+/// imported as a JWK. WebCrypto keeps the bundle small: no RSA code in the wasm.
 pub async fn verify_rs256(
-    jwk: &Jwk,
+    key: &Rs256Key,
     signing_input: &[u8],
     signature: &[u8],
 ) -> Result<bool, String> {
-    let (Some(n), Some(e)) = (&jwk.n, &jwk.e) else {
-        return Err("the tenant's key has no RSA modulus or exponent".into());
-    };
     let key_data = object(&[
         ("kty", "RSA".into()),
-        ("n", n.as_str().into()),
-        ("e", e.as_str().into()),
+        ("n", URL_SAFE_NO_PAD.encode(&key.modulus).into()),
+        ("e", URL_SAFE_NO_PAD.encode(&key.exponent).into()),
         ("alg", "RS256".into()),
         ("ext", true.into()),
     ]);
@@ -128,14 +110,30 @@ pub async fn verify_rs256(
     Ok(valid.as_bool().unwrap_or(false))
 }
 
+/// How long any request may take: a server that does not answer must not leave the page
+/// waiting, with tokens in its address bar or a spinner forever.
+const FETCH_TIMEOUT_MS: u32 = 10_000;
+
+/// Sends `request`, giving up after [`FETCH_TIMEOUT_MS`].
+pub async fn send(request: RequestBuilder) -> Result<Response, String> {
+    let signal = AbortSignal::timeout_with_u32(FETCH_TIMEOUT_MS);
+    request
+        .abort_signal(Some(&signal))
+        .send()
+        .await
+        .map_err(|e| match signal.aborted() {
+            true => format!("no answer within {} s", FETCH_TIMEOUT_MS / 1000),
+            false => e.to_string(),
+        })
+}
+
 /// GET `url` as JSON, optionally with a bearer token.
 pub async fn get_json<T: DeserializeOwned>(url: &str, bearer: Option<&str>) -> Result<T, String> {
     let mut request = Request::get(url);
     if let Some(token) = bearer {
         request = request.header("Authorization", &format!("Bearer {token}"));
     }
-    let response = request
-        .send()
+    let response = send(request)
         .await
         .map_err(|e| format!("{url} could not be reached ({e})"))?;
     if !response.ok() {
@@ -151,6 +149,21 @@ pub async fn load_auth_config() -> Result<AuthConfig, String> {
     get_json("/auth_config.json", None).await
 }
 
+thread_local! {
+    static JWKS: RefCell<Option<Rc<JwkSet>>> = const { RefCell::new(None) };
+}
+
+/// The tenant's key set, fetched once per page load: a login or a renewal in the same page
+/// reuses it. A key it lacks (a rotation since) makes the caller fetch it again with `fresh`.
+pub async fn jwks(config: &AuthConfig, fresh: bool) -> Result<Rc<JwkSet>, String> {
+    if !fresh && let Some(set) = JWKS.with(|j| j.borrow().clone()) {
+        return Ok(set);
+    }
+    let set: Rc<JwkSet> = Rc::new(get_json(&jwks_url(config), None).await?);
+    JWKS.with(|j| *j.borrow_mut() = Some(set.clone()));
+    Ok(set)
+}
+
 /// The page's origin, e.g. `http://localhost:3000`.
 pub fn origin() -> String {
     window().location().origin().unwrap_or_default()
@@ -163,14 +176,21 @@ pub fn current_path() -> String {
         .unwrap_or_else(|_| "/".into())
 }
 
-/// The fragment, without `#`.
-pub fn fragment() -> String {
-    window()
-        .location()
-        .hash()
-        .unwrap_or_default()
-        .trim_start_matches('#')
-        .to_owned()
+/// Where the tenant sends the browser back after a login.
+pub const CALLBACK_PATH: &str = "/callback";
+
+/// On `/callback`, the tenant's answer (the fragment, without `#`), taken out of the address
+/// bar and the history at once, before anything that could fail or wait runs.
+pub fn take_callback_answer() -> Option<String> {
+    let location = window().location();
+    if location.pathname().ok()? != CALLBACK_PATH {
+        return None;
+    }
+    let answer = location.hash().unwrap_or_default();
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(CALLBACK_PATH));
+    }
+    Some(answer.trim_start_matches('#').to_owned())
 }
 
 /// Leaves the SPA for `url` (the tenant's login or logout).
@@ -188,7 +208,8 @@ pub fn save_pending_login(pending: &PendingLogin) -> Result<(), String> {
         .map_err(|_| "the browser refused to store the login state (sessionStorage)".to_owned())
 }
 
-/// Takes the pending login: it is used once.
+/// Takes the pending login: it is used once. One stored by an older version of the app reads
+/// as none.
 pub fn take_pending_login() -> Option<PendingLogin> {
     let pending = SessionStorage::get(PENDING_LOGIN_KEY).ok();
     SessionStorage::delete(PENDING_LOGIN_KEY);
@@ -212,15 +233,16 @@ impl SessionStore {
         }
     }
 
-    pub fn save(self, session: &Session) -> Result<(), String> {
-        let refused = |_| "the browser refused to store the session".to_owned();
-        match self.0 {
-            StorageKind::Session => SessionStorage::set(SESSION_KEY, session).map_err(refused),
-            StorageKind::Local => LocalStorage::set(SESSION_KEY, session).map_err(refused),
-            StorageKind::Memory => {
-                MEMORY_SESSION.with(|m| *m.borrow_mut() = Some(session.clone()));
-                Ok(())
-            }
+    /// Keeps `session`. Where the browser refuses (storage disabled or full), the session
+    /// lives in memory instead: this page keeps it, a reload does not.
+    pub fn save(self, session: &Session) {
+        let stored = match self.0 {
+            StorageKind::Session => SessionStorage::set(SESSION_KEY, session).is_ok(),
+            StorageKind::Local => LocalStorage::set(SESSION_KEY, session).is_ok(),
+            StorageKind::Memory => false,
+        };
+        if !stored {
+            MEMORY_SESSION.with(|m| *m.borrow_mut() = Some(session.clone()));
         }
     }
 

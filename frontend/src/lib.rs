@@ -1,6 +1,7 @@
-//! The quickstart's single-page app. Pure logic (URLs, the callback, ID-token claims, the
-//! session, error messages) is in plain functions that the host's `cargo test` covers; the
-//! browser-only parts are thin.
+//! The quickstart's single-page app. The login's logic is pure and host-tested in [`auth`];
+//! [`browser`] is the thin layer over what only a browser can do; [`login`] joins the two;
+//! [`provider`] owns the auth state and its storage; [`app`], [`pages`] and [`components`]
+//! render it.
 
 pub mod api;
 pub mod app;
@@ -9,4 +10,5 @@ pub mod browser;
 pub mod components;
 pub mod login;
 pub mod pages;
-pub mod state;
+pub mod provider;
+pub mod route;

@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::run::{Profile, build_servers, free_port, http, start_tenant, wait_until_answering};
+use std::path::Path;
+
+use crate::servers::{
+    Profile, Tenant, build_servers, free_port, http, start_tenant, wait_until_answering,
+};
 use crate::{root, step};
 
 const ENDPOINTS: [&str; 3] = ["/api/public", "/api/private", "/api/private-scoped"];
@@ -44,95 +48,143 @@ impl Drop for Process {
 pub fn bench() -> Result<(), String> {
     ensure_wrk()?;
     let bin_dir = build_servers(Profile::Release)?;
-    let tenant_addr = free_port()?;
-    let tenant = start_tenant(&bin_dir, &tenant_addr)?;
-    let _tenant = Process(tenant.child);
-    let start_api_with = |cache_size: &str| -> Result<(Process, String), String> {
+    let (child, tenant) = start_tenant(&bin_dir, &free_port()?)?;
+    let _tenant = Process(child);
+    let token = tenant.machine_token()?;
+    let servers = Servers {
+        bin_dir: &bin_dir,
+        tenant: &tenant,
+        token: &token,
+    };
+    let cold = servers.cold_start()?;
+    let mut report = servers.throughput()?;
+    report.runs.push(servers.cache_off()?);
+    report.print(&cold);
+    Ok(())
+}
+
+/// What the measurements run against: the release binaries, the tenant, a token.
+struct Servers<'a> {
+    bin_dir: &'a Path,
+    tenant: &'a Tenant,
+    token: &'a str,
+}
+
+/// One API process, stopped when dropped.
+struct Api {
+    process: Process,
+    addr: String,
+}
+
+impl Servers<'_> {
+    /// A fresh API against the tenant, with its defaults but the token cache size.
+    fn start_api(&self, cache_size: &str) -> Result<Api, String> {
         let addr = free_port()?;
-        let child = Command::new(bin_dir.join("api"))
+        let child = Command::new(self.bin_dir.join("api"))
             .current_dir(root())
-            .envs(tenant.api_env.iter().map(|(k, v)| (k, v)))
+            .envs(self.tenant.api_env.iter().map(|(k, v)| (k, v)))
             .env("API_ADDR", &addr)
             .env("RUST_LOG", "warn")
             .env("TOKEN_CACHE_SIZE", cache_size)
             .spawn()
             .map_err(|e| format!("cannot start the API: {e}"))?;
-        Ok((Process(child), addr))
-    };
-    let start_api = || start_api_with("10000");
-    let token = machine_token(&tenant_addr)?;
+        Ok(Api {
+            process: Process(child),
+            addr,
+        })
+    }
 
-    // Cold start: 100 concurrent first requests on a fresh API.
-    let before = jwks_fetches(&tenant_addr)?;
-    let (cold_api, cold_addr) = start_api()?;
-    let cold = cold_start(&cold_addr, &token)?;
-    let cold_fetches = jwks_fetches(&tenant_addr)? - before;
-    drop(cold_api);
+    fn jwks_fetches(&self) -> Result<u64, String> {
+        jwks_fetches(&self.tenant.addr)
+    }
 
-    // Throughput, on a fresh API.
-    let (api, api_addr) = start_api()?;
-    wait_until_answering(&api_addr, "/healthz", Duration::from_secs(30))?;
-    let pid = api.0.id();
-    let mut runs = Vec::new();
-    let mut peaks = Vec::new();
-    // private-scoped / public, round by round: the two runs of a round are adjacent in time,
-    // so the machine's drift cancels out of their ratio.
-    let mut paired_ratios = Vec::new();
-    for connections in CONNECTIONS {
-        reset_peak_rss(pid);
+    /// 100 concurrent first requests on a fresh API: time, answers, JWKS fetches.
+    fn cold_start(&self) -> Result<ColdStart, String> {
+        let before = self.jwks_fetches()?;
+        let api = self.start_api("10000")?;
+        let (time, ok) = cold_start(&api.addr, self.token)?;
+        Ok(ColdStart {
+            time,
+            ok,
+            fetches: self.jwks_fetches()? - before,
+        })
+    }
+
+    /// Every endpoint at every concurrency, interleaved rounds; then the unknown-kid storm
+    /// on the same warm API.
+    fn throughput(&self) -> Result<Report, String> {
+        let api = self.start_api("10000")?;
+        wait_until_answering(&api.addr, "/healthz", Duration::from_secs(30))?;
+        let pid = api.process.0.id();
+        let (mut runs, mut paired_ratios, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
+        for connections in CONNECTIONS {
+            reset_peak_rss(pid);
+            let rounds = self.rounds(&api.addr, pid, connections)?;
+            paired_ratios.push((connections, paired_ratio(&rounds[0], &rounds[2])));
+            runs.extend(rounds.into_iter().map(median));
+            peaks.push((connections, peak_rss_kib(pid)?));
+        }
+        let before = self.jwks_fetches()?;
+        let (requests, elapsed) = unknown_kid_storm(&api.addr)?;
+        let storm = Storm {
+            requests,
+            elapsed,
+            fetches: self.jwks_fetches()? - before,
+        };
+        Ok(Report {
+            runs,
+            paired_ratios,
+            peaks,
+            storm,
+        })
+    }
+
+    /// [`ROUNDS`] rounds of every endpoint in turn, so the machine's drift spreads evenly.
+    fn rounds(&self, addr: &str, pid: u32, connections: u32) -> Result<Vec<Vec<Run>>, String> {
         let mut rounds: Vec<Vec<Run>> = ENDPOINTS.iter().map(|_| Vec::new()).collect();
         for _ in 0..ROUNDS {
             for (i, endpoint) in ENDPOINTS.into_iter().enumerate() {
-                rounds[i].push(measure(&api_addr, pid, endpoint, &token, connections)?);
+                rounds[i].push(measure(addr, pid, endpoint, self.token, connections)?);
             }
         }
-        let mut ratios: Vec<f64> = rounds[0]
-            .iter()
-            .zip(&rounds[2])
-            .map(|(public, scoped)| scoped.requests_per_sec / public.requests_per_sec)
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        paired_ratios.push((connections, ratios[ratios.len() / 2]));
-        runs.extend(rounds.into_iter().map(median));
-        peaks.push((connections, peak_rss_kib(pid)?));
+        Ok(rounds)
     }
 
-    // Unknown-kid storm, on the warm API.
-    let storm_before = jwks_fetches(&tenant_addr)?;
-    let (storm_requests, storm_elapsed) = unknown_kid_storm(&api_addr)?;
-    let storm_fetches = jwks_fetches(&tenant_addr)? - storm_before;
-    drop(api);
-
-    // What the cache saves: the scoped endpoint with every request paying the RSA check.
-    let (uncached, uncached_addr) = start_api_with("0")?;
-    wait_until_answering(&uncached_addr, "/healthz", Duration::from_secs(30))?;
-    let mut cache_off = Run {
-        endpoint: "/api/private-scoped (cache off)",
-        ..measure(
-            &uncached_addr,
-            uncached.0.id(),
-            "/api/private-scoped",
-            &token,
-            64,
-        )?
-    };
-    cache_off.connections = 64;
-    runs.push(cache_off);
-    drop(uncached);
-
-    Report {
-        runs,
-        paired_ratios,
-        peaks,
-        cold_time: cold.0,
-        cold_ok: cold.1,
-        cold_fetches,
-        storm_requests,
-        storm_elapsed,
-        storm_fetches,
+    /// What the cache saves: the scoped endpoint with every request paying the RSA check.
+    fn cache_off(&self) -> Result<Run, String> {
+        let api = self.start_api("0")?;
+        wait_until_answering(&api.addr, "/healthz", Duration::from_secs(30))?;
+        let pid = api.process.0.id();
+        let run = measure(&api.addr, pid, "/api/private-scoped", self.token, 64)?;
+        Ok(Run {
+            endpoint: "/api/private-scoped (cache off)",
+            ..run
+        })
     }
-    .print();
-    Ok(())
+}
+
+/// private-scoped / public, round by round: the two runs of a round are adjacent in time, so
+/// the machine's drift cancels out of their ratio. The median of the rounds' ratios.
+fn paired_ratio(public: &[Run], scoped: &[Run]) -> f64 {
+    let mut ratios: Vec<f64> = public
+        .iter()
+        .zip(scoped)
+        .map(|(public, scoped)| scoped.requests_per_sec / public.requests_per_sec)
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
+}
+
+struct ColdStart {
+    time: Duration,
+    ok: usize,
+    fetches: u64,
+}
+
+struct Storm {
+    requests: usize,
+    elapsed: Duration,
+    fetches: u64,
 }
 
 fn ensure_wrk() -> Result<(), String> {
@@ -149,26 +201,6 @@ fn ensure_wrk() -> Result<(), String> {
             .args(["install", "-y", "-qq", "wrk"])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
-}
-
-/// A token for the three endpoints: client credentials, granted `read:messages`.
-fn machine_token(tenant_addr: &str) -> Result<String, String> {
-    let form = "grant_type=client_credentials&client_id=rustquickstartm2m000000000000000\
-                &client_secret=dev-secret-not-for-production&audience=https%3A%2F%2Fquickstarts%2Fapi";
-    let (status, body) = http(
-        tenant_addr,
-        "POST",
-        "/oauth/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        form,
-    )
-    .map_err(|e| format!("the tenant did not answer: {e}"))?;
-    body.split("\"access_token\":\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .filter(|_| status == 200)
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no token from /oauth/token ({status}): {body}"))
 }
 
 fn jwks_fetches(tenant_addr: &str) -> Result<u64, String> {
@@ -379,31 +411,21 @@ fn peak_rss_kib(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| "no VmHWM in /proc/PID/status".to_owned())
 }
 
-/// Everything the bench measured.
+/// What the bench measured on one warm API.
 struct Report {
     runs: Vec<Run>,
     paired_ratios: Vec<(u32, f64)>,
     peaks: Vec<(u32, u64)>,
-    cold_time: Duration,
-    cold_ok: usize,
-    cold_fetches: u64,
-    storm_requests: usize,
-    storm_elapsed: Duration,
-    storm_fetches: u64,
+    storm: Storm,
 }
 
 impl Report {
-    fn print(&self) {
+    fn print(&self, cold: &ColdStart) {
         let Report {
             runs,
             paired_ratios,
             peaks,
-            cold_time,
-            cold_ok,
-            cold_fetches,
-            storm_requests,
-            storm_elapsed,
-            storm_fetches,
+            storm,
         } = self;
         let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
         println!("\n## API benchmark (cargo xtask bench)\n");
@@ -444,13 +466,17 @@ impl Report {
             );
         }
         println!(
-            "- cold start: 100 concurrent first requests, {cold_ok} answered 200 in {} ms, {cold_fetches} JWKS fetch(es)",
-            cold_time.as_millis()
+            "- cold start: 100 concurrent first requests, {} answered 200 in {} ms, {} JWKS fetch(es)",
+            cold.ok,
+            cold.time.as_millis(),
+            cold.fetches
         );
-        let bound = 1 + storm_elapsed.as_secs() / REFETCH_COOLDOWN.as_secs();
+        let bound = 1 + storm.elapsed.as_secs() / REFETCH_COOLDOWN.as_secs();
         println!(
-            "- unknown-kid storm: {storm_requests} tokens with made-up kids in {:.1} s, {storm_fetches} JWKS fetch(es) (bound by the {} s cooldown: {bound})",
-            storm_elapsed.as_secs_f64(),
+            "- unknown-kid storm: {} tokens with made-up kids in {:.1} s, {} JWKS fetch(es) (bound by the {} s cooldown: {bound})",
+            storm.requests,
+            storm.elapsed.as_secs_f64(),
+            storm.fetches,
             REFETCH_COOLDOWN.as_secs()
         );
     }

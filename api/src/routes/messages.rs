@@ -7,7 +7,7 @@ use shared::{Message, READ_MESSAGES};
 
 use crate::AppState;
 use crate::auth::AuthenticatedUser;
-use crate::error::AuthError;
+use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,7 +24,7 @@ async fn private(_user: AuthenticatedUser) -> Json<Message> {
     Json(Message::new(Message::PRIVATE))
 }
 
-async fn private_scoped(user: AuthenticatedUser) -> Result<Json<Message>, AuthError> {
+async fn private_scoped(user: AuthenticatedUser) -> Result<Json<Message>, ApiError> {
     user.require_scope(READ_MESSAGES)?;
     Ok(Json(Message::new(Message::PRIVATE_SCOPED)))
 }

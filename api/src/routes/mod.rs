@@ -1,6 +1,34 @@
-//! One module per resource, each with its own `router()`.
+//! One module per resource, each with its own `router()`; [`router`] joins them, with JSON
+//! 404s for every path no route or the SPA answers.
 
-pub mod auth_config;
-pub mod health;
-pub mod messages;
-pub mod spa;
+mod auth_config;
+mod health;
+mod messages;
+mod spa;
+
+use std::path::Path;
+
+use axum::Router;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub use spa::content_security_policy;
+
+/// Every route; the built SPA as the fallback when `spa_dir` is set.
+pub fn router(spa_dir: Option<&Path>, issuer: &str) -> Router<AppState> {
+    let router = Router::new()
+        .merge(messages::router())
+        .merge(health::router())
+        .merge(auth_config::router())
+        // Unknown API paths stay JSON 404s, even when the SPA answers every other path.
+        .route("/api/{*rest}", axum::routing::any(not_found));
+    match spa_dir {
+        Some(dir) => spa::serve_from(router, dir, issuer),
+        None => router.fallback(not_found),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,9 +1,16 @@
-//! What comes back to `/callback` in the fragment, checked before anything is trusted.
+//! What comes back to `/callback`, checked before anything is trusted: the login this tab
+//! started must be pending and recent, and `state` must be its own, before a word of the
+//! answer is believed or shown.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use super::id_token::IdTokenError;
+
+/// A login not completed within this long is refused, as auth0.js refuses its transactions.
+pub const PENDING_LOGIN_LIFETIME_SECS: u64 = 10 * 60;
 
 /// What the SPA keeps between sending the browser to `/authorize` and the callback: in
 /// sessionStorage (it must survive the redirect), removed at the callback (used once).
@@ -13,6 +20,14 @@ pub struct PendingLogin {
     pub nonce: String,
     /// The app path to go back to after the login.
     pub return_to: String,
+    /// When the login started, in seconds since the epoch.
+    pub started_at: u64,
+}
+
+impl PendingLogin {
+    pub fn is_expired(&self, now: u64) -> bool {
+        now.saturating_sub(self.started_at) > PENDING_LOGIN_LIFETIME_SECS
+    }
 }
 
 /// The tenant's answer, once `state` has matched.
@@ -20,42 +35,57 @@ pub struct PendingLogin {
 pub struct TokenResponse {
     pub access_token: String,
     pub id_token: String,
-    pub expires_in: u64,
+    /// When the access token expires, in seconds since the epoch.
+    pub expires_at: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallbackError {
-    /// The tenant answered with an error (`access_denied`, `login_required`, ...).
-    Denied { error: String, description: String },
     /// No login was started in this tab, or it was already completed.
     NoPendingLogin,
+    /// The login was started too long ago.
+    LoginExpired,
     /// `state` is not the one this tab sent: a forged or replayed callback.
     StateMismatch,
+    /// The tenant answered this login with an error (`access_denied`, ...).
+    Denied { error: String, description: String },
     /// The answer lacks a part it must have.
     Missing(&'static str),
     /// The ID token failed a check.
-    InvalidIdToken(String),
+    InvalidIdToken(IdTokenError),
     /// The tenant's keys could not be fetched to check the ID token.
     KeysUnavailable(String),
+}
+
+impl CallbackError {
+    /// Whether the answer did not belong to a login of this tab: then it says nothing about
+    /// the session this tab may have, and nothing of it is shown.
+    pub fn is_foreign(&self) -> bool {
+        matches!(
+            self,
+            CallbackError::NoPendingLogin | CallbackError::StateMismatch
+        )
+    }
 }
 
 impl fmt::Display for CallbackError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            CallbackError::NoPendingLogin => f.write_str(
+                "This login was not started in this tab, or it has already completed. Log in again.",
+            ),
+            CallbackError::LoginExpired => f.write_str(
+                "This login was started more than 10 minutes ago and has expired. Log in again.",
+            ),
+            CallbackError::StateMismatch => f.write_str(
+                "The login answer does not belong to the login this tab started (state mismatch), so it was ignored. Log in again.",
+            ),
             CallbackError::Denied { error, description } if description.is_empty() => {
                 write!(f, "The login did not complete: {error}.")
             }
             CallbackError::Denied { error, description } => {
                 write!(f, "The login did not complete: {description} ({error}).")
             }
-            CallbackError::NoPendingLogin => write!(
-                f,
-                "This login was not started in this tab, or it has already completed. Log in again."
-            ),
-            CallbackError::StateMismatch => write!(
-                f,
-                "The login answer does not belong to the login this tab started (state mismatch), so it was ignored. Log in again."
-            ),
             CallbackError::Missing(what) => {
                 write!(f, "The login answer has no {what}. Log in again.")
             }
@@ -70,44 +100,47 @@ impl fmt::Display for CallbackError {
     }
 }
 
-/// Parses `#access_token=...&id_token=...&state=...` and checks `state` against the pending
-/// login. Tenant errors are reported before the state check: they carry no tokens, and the
-/// user needs to see them.
+/// Reads `access_token=...&id_token=...&expires_in=...&state=...` (a fragment, without `#`)
+/// for the login `pending`, at `now`. The pending login and `state` come first: until they
+/// match, nothing of the answer is read, the tenant's error included.
 pub fn parse_callback(
-    fragment: &str,
+    answer: &str,
     pending: Option<&PendingLogin>,
+    now: u64,
 ) -> Result<TokenResponse, CallbackError> {
-    let params: HashMap<String, String> =
-        form_urlencoded::parse(fragment.trim_start_matches('#').as_bytes())
-            .into_owned()
-            .collect();
+    let pending = pending.ok_or(CallbackError::NoPendingLogin)?;
+    if pending.is_expired(now) {
+        return Err(CallbackError::LoginExpired);
+    }
+    let params: HashMap<String, String> = form_urlencoded::parse(answer.as_bytes())
+        .into_owned()
+        .collect();
+    match params.get("state") {
+        Some(state) if constant_time_eq(state.as_bytes(), pending.state.as_bytes()) => {}
+        _ => return Err(CallbackError::StateMismatch),
+    }
     if let Some(error) = params.get("error") {
         return Err(CallbackError::Denied {
             error: error.clone(),
             description: params.get("error_description").cloned().unwrap_or_default(),
         });
     }
-    let pending = pending.ok_or(CallbackError::NoPendingLogin)?;
-    match params.get("state") {
-        Some(state) if constant_time_eq(state.as_bytes(), pending.state.as_bytes()) => {}
-        _ => return Err(CallbackError::StateMismatch),
-    }
-    let access_token = params
-        .get("access_token")
-        .filter(|t| !t.is_empty())
-        .ok_or(CallbackError::Missing("access token"))?;
-    let id_token = params
-        .get("id_token")
-        .filter(|t| !t.is_empty())
-        .ok_or(CallbackError::Missing("ID token"))?;
-    let expires_in = params
+    let part = |name: &str, what| {
+        params
+            .get(name)
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .ok_or(CallbackError::Missing(what))
+    };
+    let expires_at = params
         .get("expires_in")
-        .and_then(|e| e.parse().ok())
+        .and_then(|e| e.parse::<u64>().ok())
+        .and_then(|e| now.checked_add(e))
         .ok_or(CallbackError::Missing("valid expires_in"))?;
     Ok(TokenResponse {
-        access_token: access_token.clone(),
-        id_token: id_token.clone(),
-        expires_in,
+        access_token: part("access_token", "access token")?,
+        id_token: part("id_token", "ID token")?,
+        expires_at,
     })
 }
 
@@ -120,69 +153,87 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    const NOW: u64 = 1_000_000;
+
     fn pending() -> PendingLogin {
         PendingLogin {
             state: "s-123".into(),
             nonce: "n".into(),
             return_to: "/ping".into(),
+            started_at: NOW - 5,
         }
     }
 
-    #[test]
-    fn good_answer_gives_the_tokens() {
-        let fragment = "#access_token=at&scope=openid&expires_in=7200&token_type=Bearer&state=s-123&id_token=it";
-        let response = parse_callback(fragment, Some(&pending())).unwrap();
-        assert_eq!(response.access_token, "at");
-        assert_eq!(response.id_token, "it");
-        assert_eq!(response.expires_in, 7200);
+    fn parse(answer: &str) -> Result<TokenResponse, CallbackError> {
+        parse_callback(answer, Some(&pending()), NOW)
     }
 
     #[test]
-    fn wrong_or_missing_state_is_refused() {
-        for fragment in [
+    fn a_good_answer_gives_the_tokens() {
+        let answer = "access_token=at&scope=openid&expires_in=7200&token_type=Bearer&state=s-123&id_token=it";
+        let response = parse(answer).unwrap();
+        assert_eq!(response.access_token, "at");
+        assert_eq!(response.id_token, "it");
+        assert_eq!(response.expires_at, NOW + 7200);
+    }
+
+    #[test]
+    fn a_wrong_or_missing_state_or_no_pending_login_is_refused_unread() {
+        for answer in [
             "access_token=at&id_token=it&expires_in=1&state=other",
             "access_token=at&id_token=it&expires_in=1",
             "access_token=at&id_token=it&expires_in=1&state=s-12",
+            "error=access_denied&error_description=Call%20us&state=bogus",
         ] {
-            assert_eq!(
-                parse_callback(fragment, Some(&pending())),
-                Err(CallbackError::StateMismatch),
-                "{fragment}"
-            );
+            assert_eq!(parse(answer), Err(CallbackError::StateMismatch), "{answer}");
         }
+        let error = parse_callback("error=x&error_description=Call%20us", None, NOW).unwrap_err();
+        assert_eq!(error, CallbackError::NoPendingLogin);
+        assert!(error.is_foreign() && !error.to_string().contains("Call us"));
+    }
+
+    #[test]
+    fn a_pending_login_expires_after_ten_minutes() {
+        let old = PendingLogin {
+            started_at: NOW - PENDING_LOGIN_LIFETIME_SECS - 1,
+            ..pending()
+        };
+        let answer = "access_token=at&id_token=it&expires_in=1&state=s-123";
         assert_eq!(
-            parse_callback("access_token=at&state=s-123", None),
-            Err(CallbackError::NoPendingLogin)
+            parse_callback(answer, Some(&old), NOW),
+            Err(CallbackError::LoginExpired)
         );
     }
 
     #[test]
-    fn tenant_errors_are_shown_with_their_description() {
-        let error = parse_callback(
-            "error=access_denied&error_description=User%20did%20not%20authorize%20the%20request&state=s-123",
-            Some(&pending()),
-        )
-        .unwrap_err();
+    fn the_tenants_error_is_shown_when_it_answers_this_login() {
+        let error = parse("error=access_denied&error_description=User%20did%20not%20authorize%20the%20request&state=s-123").unwrap_err();
         assert_eq!(
             error.to_string(),
             "The login did not complete: User did not authorize the request (access_denied)."
         );
+        assert!(!error.is_foreign());
     }
 
     #[test]
-    fn missing_parts_are_named() {
-        let missing = |fragment: &str| parse_callback(fragment, Some(&pending())).unwrap_err();
-        assert_eq!(
-            missing("state=s-123&id_token=it&expires_in=1"),
-            CallbackError::Missing("access token")
-        );
-        assert_eq!(
-            missing("state=s-123&access_token=at&expires_in=1"),
-            CallbackError::Missing("ID token")
-        );
-        assert_eq!(
-            missing("state=s-123&access_token=at&id_token=it&expires_in=soon"),
-            CallbackError::Missing("valid expires_in")
-        );
+    fn missing_or_absurd_parts_are_named() {
+        for (answer, what) in [
+            ("state=s-123&id_token=it&expires_in=1", "access token"),
+            ("state=s-123&access_token=at&expires_in=1", "ID token"),
+            (
+                "state=s-123&access_token=at&id_token=it&expires_in=soon",
+                "valid expires_in",
+            ),
+            (
+                "state=s-123&access_token=at&id_token=it&expires_in=18446744073709551615",
+                "valid expires_in",
+            ),
+            (
+                "state=s-123&access_token=at&id_token=it&expires_in=-1",
+                "valid expires_in",
+            ),
+        ] {
+            assert_eq!(parse(answer), Err(CallbackError::Missing(what)), "{answer}");
+        }
     }
 }

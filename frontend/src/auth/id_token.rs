@@ -1,26 +1,100 @@
-//! The ID token's checks (OpenID Connect Core §3.2.2.11). The signature is checked with
-//! WebCrypto in the browser ([`crate::browser::verify_rs256`]); everything else is here, pure.
+//! The ID token's checks (OpenID Connect Core §3.2.2.11, §3.1.3.7). The signature is checked
+//! with WebCrypto in the browser ([`crate::browser::verify_rs256`]) with a key chosen by the
+//! shared rule ([`shared::jwt::JwkSet::rs256_key`]); everything else is here, pure.
+
+use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use shared::jwt::{Audience, Jws, JwsError, KeyLookupError, KeyRefusal, NumericDate};
+
+use super::callback::constant_time_eq;
 
 /// Clock skew tolerated on `exp` and `iat`: the browser's clock is the user's.
 pub const LEEWAY_SECS: u64 = 60;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct JwtHeader {
-    pub alg: String,
-    pub kid: Option<String>,
-    crit: Option<IgnoredAny>,
+/// Why an ID token is refused. The `Display` completes "The ID token was refused: …".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdTokenError {
+    NotAJwt,
+    NotBase64(&'static str),
+    BadHeader,
+    /// The claims lack `iss`, `sub`, `aud`, `exp` or `iat`, or have them of the wrong type.
+    BadClaims,
+    Algorithm(String),
+    Crit,
+    UnknownKey,
+    UnusableKey(KeyRefusal),
+    BadSignature,
+    Issuer {
+        got: String,
+        expected: String,
+    },
+    Audience,
+    AuthorizedParty,
+    Expired,
+    IssuedInFuture,
+    Nonce,
+    /// It came with an access token but has no `at_hash` to bind the two (OIDC Core §3.2.2.10).
+    MissingAtHash,
+    AtHash,
+    /// WebCrypto could not be used.
+    Browser(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum Audience {
-    One(String),
-    Many(Vec<String>),
+impl fmt::Display for IdTokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdTokenError::NotAJwt => f.write_str("it is not a signed JWT"),
+            IdTokenError::NotBase64(part) => write!(f, "its {part} is not base64url"),
+            IdTokenError::BadHeader => f.write_str("its header is not a JWS header"),
+            IdTokenError::BadClaims => {
+                f.write_str("its claims are malformed (iss, sub, aud, exp and iat are required)")
+            }
+            IdTokenError::Algorithm(alg) => write!(f, "it is signed with {alg}, not RS256"),
+            IdTokenError::Crit => f.write_str("it declares critical header extensions"),
+            IdTokenError::UnknownKey => {
+                f.write_str("it is signed with a key the tenant does not publish")
+            }
+            IdTokenError::UnusableKey(why) => {
+                write!(f, "the tenant's key for it may not verify it: {why}")
+            }
+            IdTokenError::BadSignature => {
+                f.write_str("its signature does not verify with the tenant's key")
+            }
+            IdTokenError::Issuer { got, expected } => {
+                write!(f, "it was issued by {got}, not by {expected}")
+            }
+            IdTokenError::Audience => f.write_str("it was issued to another application (aud)"),
+            IdTokenError::AuthorizedParty => {
+                f.write_str("it was issued at the request of another application (azp)")
+            }
+            IdTokenError::Expired => f.write_str("it has expired (exp)"),
+            IdTokenError::IssuedInFuture => {
+                f.write_str("it was issued in the future (iat): check this computer's clock")
+            }
+            IdTokenError::Nonce => {
+                f.write_str("its nonce does not match this login (a replayed token?)")
+            }
+            IdTokenError::MissingAtHash => {
+                f.write_str("it has no at_hash binding it to the access token it came with")
+            }
+            IdTokenError::AtHash => {
+                f.write_str("it does not belong to the access token it came with (at_hash)")
+            }
+            IdTokenError::Browser(why) => write!(f, "the browser could not check it ({why})"),
+        }
+    }
+}
+
+impl From<KeyLookupError> for IdTokenError {
+    fn from(error: KeyLookupError) -> Self {
+        match error {
+            KeyLookupError::UnknownKid => IdTokenError::UnknownKey,
+            KeyLookupError::Unusable(why) => IdTokenError::UnusableKey(why),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -28,8 +102,8 @@ pub struct IdClaims {
     pub iss: String,
     pub sub: String,
     pub aud: Audience,
-    pub exp: u64,
-    pub iat: Option<u64>,
+    pub exp: NumericDate,
+    pub iat: NumericDate,
     pub nonce: Option<String>,
     pub at_hash: Option<String>,
     pub azp: Option<String>,
@@ -42,38 +116,43 @@ pub struct IdClaims {
 /// A JWS split into what the checks need.
 #[derive(Debug, Clone)]
 pub struct DecodedJwt {
-    pub header: JwtHeader,
+    /// The `kid` of its header, if any.
+    pub kid: String,
     pub claims: IdClaims,
     /// `header.payload`, the bytes the signature covers.
     pub signing_input: String,
     pub signature: Vec<u8>,
 }
 
-pub fn decode(token: &str) -> Result<DecodedJwt, String> {
-    let parts: Vec<&str> = token.split('.').collect();
-    let [header, payload, signature] = parts.as_slice() else {
-        return Err("it is not a signed JWT".into());
-    };
-    let part = |encoded: &str, what: &str| {
+pub fn decode(token: &str) -> Result<DecodedJwt, IdTokenError> {
+    let jws = Jws::split(token).map_err(|_| IdTokenError::NotAJwt)?;
+    let header = jws.header().map_err(|e| match e {
+        JwsError::BadHeader => IdTokenError::BadHeader,
+        JwsError::Encrypted | JwsError::NotAJws => IdTokenError::NotAJwt,
+    })?;
+    let part = |encoded: &str, what| {
         URL_SAFE_NO_PAD
             .decode(encoded)
-            .map_err(|_| format!("its {what} is not base64url"))
+            .map_err(|_| IdTokenError::NotBase64(what))
     };
-    let header: JwtHeader = serde_json::from_slice(&part(header, "header")?)
-        .map_err(|_| "its header is not a JWS header".to_owned())?;
-    let claims: IdClaims = serde_json::from_slice(&part(payload, "payload")?)
-        .map_err(|_| "its claims are malformed (iss, sub, aud and exp are required)".to_owned())?;
-    let signature = part(signature, "signature")?;
-    if header.alg != "RS256" {
-        return Err(format!("it is signed with {}, not RS256", header.alg));
+    let claims: IdClaims = serde_json::from_slice(&part(jws.payload, "payload")?)
+        .map_err(|_| IdTokenError::BadClaims)?;
+    let signature = part(jws.signature, "signature")?;
+    match header.alg() {
+        Some("RS256") => {}
+        other => {
+            return Err(IdTokenError::Algorithm(
+                other.unwrap_or("nothing").to_owned(),
+            ));
+        }
     }
-    if header.crit.is_some() {
-        return Err("it declares critical header extensions".into());
+    if header.has_crit() {
+        return Err(IdTokenError::Crit);
     }
     Ok(DecodedJwt {
-        header,
+        kid: header.kid().unwrap_or_default().to_owned(),
         claims,
-        signing_input: token[..token.rfind('.').unwrap_or(0)].to_owned(),
+        signing_input: jws.signing_input(token).to_owned(),
         signature,
     })
 }
@@ -85,57 +164,50 @@ pub struct Expectations<'a> {
     pub nonce: &'a str,
     /// Seconds since the epoch.
     pub now: u64,
-    /// The `at_hash` of the access token that came with the ID token.
-    pub at_hash: &'a str,
+    /// The `at_hash` of the access token that came with the ID token, if one came.
+    pub at_hash: Option<&'a str>,
 }
 
-pub fn check_claims(claims: &IdClaims, expected: &Expectations<'_>) -> Result<(), String> {
+pub fn check_claims(claims: &IdClaims, expected: &Expectations<'_>) -> Result<(), IdTokenError> {
     if claims.iss != expected.issuer {
-        return Err(format!(
-            "it was issued by {}, not by {}",
-            claims.iss, expected.issuer
-        ));
+        return Err(IdTokenError::Issuer {
+            got: claims.iss.clone(),
+            expected: expected.issuer.to_owned(),
+        });
     }
-    let audiences: Vec<&str> = match &claims.aud {
-        Audience::One(aud) => vec![aud],
-        Audience::Many(auds) => auds.iter().map(String::as_str).collect(),
-    };
-    if !audiences.contains(&expected.client_id) {
-        return Err("it was issued to another application (aud)".into());
+    if !claims.aud.contains(expected.client_id) {
+        return Err(IdTokenError::Audience);
     }
-    if audiences.len() > 1 && claims.azp.as_deref() != Some(expected.client_id) {
-        return Err(
-            "it has several audiences and this app is not its authorized party (azp)".into(),
-        );
+    // OIDC Core §3.1.3.7 (errata set 2): azp, when present, must be this client.
+    let several = claims.aud.len() > 1;
+    match claims.azp.as_deref() {
+        Some(azp) if azp != expected.client_id => return Err(IdTokenError::AuthorizedParty),
+        None if several => return Err(IdTokenError::AuthorizedParty),
+        _ => {}
     }
-    if claims.exp.saturating_add(LEEWAY_SECS) <= expected.now {
-        return Err("it has expired (exp)".into());
-    }
-    if claims
-        .iat
-        .is_some_and(|iat| iat > expected.now.saturating_add(LEEWAY_SECS))
-    {
-        return Err("it was issued in the future (iat): check this computer's clock".into());
-    }
+    check_times(claims, expected.now)?;
     match &claims.nonce {
-        Some(nonce)
-            if crate::auth::callback::constant_time_eq(
-                nonce.as_bytes(),
-                expected.nonce.as_bytes(),
-            ) => {}
-        _ => return Err("its nonce does not match this login (a replayed token?)".into()),
+        Some(nonce) if constant_time_eq(nonce.as_bytes(), expected.nonce.as_bytes()) => {}
+        _ => return Err(IdTokenError::Nonce),
     }
-    if let Some(at_hash) = &claims.at_hash
-        && at_hash != expected.at_hash
-    {
-        return Err("it does not belong to the access token it came with (at_hash)".into());
+    if let Some(expected) = expected.at_hash {
+        match claims.at_hash.as_deref() {
+            None => return Err(IdTokenError::MissingAtHash),
+            Some(at_hash) if at_hash != expected => return Err(IdTokenError::AtHash),
+            Some(_) => {}
+        }
     }
     Ok(())
 }
 
-/// OIDC Core §3.2.2.9: base64url of the left half of SHA-256(access token).
-pub fn at_hash_from_sha256(sha256: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(&sha256[..sha256.len() / 2])
+fn check_times(claims: &IdClaims, now: u64) -> Result<(), IdTokenError> {
+    if claims.exp.0.saturating_add(LEEWAY_SECS) <= now {
+        return Err(IdTokenError::Expired);
+    }
+    if claims.iat.0 > now.saturating_add(LEEWAY_SECS) {
+        return Err(IdTokenError::IssuedInFuture);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -143,100 +215,118 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn claims(value: serde_json::Value) -> IdClaims {
-        serde_json::from_value(value).unwrap()
-    }
-
     fn good() -> serde_json::Value {
         json!({"iss": "https://t/", "sub": "auth0|1", "aud": "client", "exp": 2000, "iat": 1000, "nonce": "n", "at_hash": "h"})
     }
 
-    fn expectations() -> Expectations<'static> {
+    fn expectations(at_hash: Option<&'static str>) -> Expectations<'static> {
         Expectations {
             issuer: "https://t/",
             client_id: "client",
             nonce: "n",
             now: 1500,
-            at_hash: "h",
+            at_hash,
         }
     }
 
-    fn check(changes: &[(&str, serde_json::Value)]) -> Result<(), String> {
+    /// `good()` with `changes` (a `null` removes the claim), checked as if an access token
+    /// with at_hash "h" came with it.
+    fn check(changes: &[(&str, serde_json::Value)]) -> Result<(), IdTokenError> {
         let mut value = good();
         for (k, v) in changes {
-            if v.is_null() {
-                value.as_object_mut().unwrap().remove(*k);
-            } else {
-                value[*k] = v.clone();
+            match v {
+                serde_json::Value::Null => {
+                    value.as_object_mut().unwrap().remove(*k);
+                }
+                v => value[*k] = v.clone(),
             }
         }
-        check_claims(&claims(value), &expectations())
+        let claims: IdClaims =
+            serde_json::from_value(value).map_err(|_| IdTokenError::BadClaims)?;
+        check_claims(&claims, &expectations(Some("h")))
     }
 
     #[test]
     fn a_good_id_token_passes() {
         assert_eq!(check(&[]), Ok(()));
-        assert_eq!(check(&[("at_hash", json!(null))]), Ok(()));
-        assert_eq!(
-            check(&[
-                ("aud", json!(["client", "other"])),
-                ("azp", json!("client"))
-            ]),
-            Ok(())
-        );
-    }
-
-    #[test]
-    fn each_claim_is_checked() {
-        for (changes, words) in [
-            (vec![("iss", json!("https://evil/"))], "issued by"),
-            (vec![("aud", json!("other"))], "another application"),
-            (vec![("aud", json!(["client", "other"]))], "azp"),
-            (vec![("exp", json!(1400))], "expired"),
-            (vec![("iat", json!(1600 + LEEWAY_SECS))], "future"),
-            (vec![("nonce", json!("m"))], "nonce"),
-            (vec![("nonce", json!(null))], "nonce"),
-            (vec![("at_hash", json!("x"))], "at_hash"),
-        ] {
-            let error = check(&changes).unwrap_err();
-            assert!(error.contains(words), "{changes:?}: {error}");
-        }
+        let several = [
+            ("aud", json!(["client", "other"])),
+            ("azp", json!("client")),
+        ];
+        assert_eq!(check(&several), Ok(()));
+        assert_eq!(check(&[("azp", json!("client"))]), Ok(()));
         // Within the leeway.
         assert_eq!(check(&[("exp", json!(1500 - LEEWAY_SECS + 1))]), Ok(()));
     }
 
     #[test]
+    fn each_claim_is_checked() {
+        use IdTokenError::*;
+        for (changes, error) in [
+            (
+                vec![("iss", json!("https://evil/"))],
+                Issuer {
+                    got: "https://evil/".into(),
+                    expected: "https://t/".into(),
+                },
+            ),
+            (vec![("aud", json!("other"))], Audience),
+            (vec![("aud", json!(["client", "other"]))], AuthorizedParty),
+            (vec![("azp", json!("other"))], AuthorizedParty),
+            (vec![("exp", json!(1400))], Expired),
+            (vec![("iat", json!(1600 + LEEWAY_SECS))], IssuedInFuture),
+            (vec![("iat", json!(null))], BadClaims),
+            (vec![("exp", json!("2000"))], BadClaims),
+            (vec![("nonce", json!("m"))], Nonce),
+            (vec![("nonce", json!(null))], Nonce),
+            (vec![("at_hash", json!("x"))], AtHash),
+            (vec![("at_hash", json!(null))], MissingAtHash),
+        ] {
+            assert_eq!(check(&changes), Err(error), "{changes:?}");
+        }
+    }
+
+    #[test]
+    fn without_an_access_token_no_at_hash_is_needed() {
+        let mut value = good();
+        value.as_object_mut().unwrap().remove("at_hash");
+        let claims: IdClaims = serde_json::from_value(value).unwrap();
+        assert_eq!(check_claims(&claims, &expectations(None)), Ok(()));
+    }
+
+    fn enc(value: serde_json::Value) -> String {
+        URL_SAFE_NO_PAD.encode(value.to_string())
+    }
+
+    #[test]
     fn decode_splits_and_refuses_other_algorithms() {
-        let enc = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
         let token = format!(
             "{}.{}.AQID",
             enc(json!({"alg": "RS256", "kid": "k"})),
             enc(good())
         );
         let jwt = decode(&token).unwrap();
-        assert_eq!(jwt.header.kid.as_deref(), Some("k"));
+        assert_eq!(jwt.kid, "k");
         assert_eq!(jwt.signature, [1, 2, 3]);
         assert_eq!(jwt.signing_input, token.rsplit_once('.').unwrap().0);
         let hs = format!("{}.{}.AQID", enc(json!({"alg": "HS256"})), enc(good()));
-        assert!(decode(&hs).unwrap_err().contains("HS256"));
+        assert_eq!(
+            decode(&hs).unwrap_err(),
+            IdTokenError::Algorithm("HS256".into())
+        );
         let crit = format!(
             "{}.{}.AQID",
             enc(json!({"alg": "RS256", "crit": ["x"]})),
             enc(good())
         );
-        assert!(decode(&crit).is_err());
-        for garbage in ["", "a.b", "a.b.c", "a.b.c.d"] {
-            assert!(decode(garbage).is_err(), "{garbage}");
+        assert_eq!(decode(&crit).unwrap_err(), IdTokenError::Crit);
+        for garbage in ["", "a.b", "a.b.c.d"] {
+            assert_eq!(
+                decode(garbage).unwrap_err(),
+                IdTokenError::NotAJwt,
+                "{garbage}"
+            );
         }
-    }
-
-    #[test]
-    fn at_hash_is_the_left_half() {
-        // SHA-256("jHkWEdUXMU1BwAsC4vtUsZwnNmTC4Q"), as computed independently by Python.
-        let digest = [
-            0x3c, 0xbb, 0x24, 0x72, 0x5e, 0x50, 0xf0, 0x20, 0xd2, 0x6a, 0x06, 0xb2, 0xdb, 0x5e,
-            0x67, 0x8b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        ];
-        assert_eq!(at_hash_from_sha256(&digest), "PLskcl5Q8CDSagay215niw");
+        assert_eq!(decode("a.b.c").unwrap_err(), IdTokenError::BadHeader);
     }
 }

@@ -1,7 +1,9 @@
-//! The login, as pure functions the host's `cargo test` covers: the authorize and logout URLs,
-//! the callback's fragment, the ID token's claims, the stored session.
+//! The login, as pure functions and types the host's `cargo test` covers: no I/O here. The
+//! tenant URLs ([`urls`]), the callback's answer ([`callback`]), the ID token's checks
+//! ([`id_token`]), the stored session ([`session`]) and the auth state's reducer ([`state`]).
 
-pub mod authorize;
 pub mod callback;
 pub mod id_token;
 pub mod session;
+pub mod state;
+pub mod urls;

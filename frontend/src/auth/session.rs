@@ -1,4 +1,5 @@
-//! The logged-in session, as stored between reloads.
+//! The logged-in session, as stored between reloads: the access token, its expiry, and who
+//! logged in. The ID token is not kept: it is checked at login and nothing reads it after.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,7 +39,6 @@ impl Profile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub access_token: String,
-    pub id_token: String,
     /// Seconds since the epoch after which the access token is no longer good.
     pub expires_at: u64,
     pub profile: Profile,
@@ -58,7 +58,6 @@ mod tests {
     fn session(expires_at: u64) -> Session {
         Session {
             access_token: "at".into(),
-            id_token: "it".into(),
             expires_at,
             profile: Profile {
                 sub: "auth0|1".into(),

@@ -2,8 +2,7 @@
 
 use yew::prelude::*;
 
-use crate::login::start_login;
-use crate::state::use_auth;
+use crate::provider::use_login;
 
 #[derive(Properties, PartialEq)]
 pub struct LoginButtonProps {
@@ -13,23 +12,11 @@ pub struct LoginButtonProps {
 
 #[component]
 pub fn LoginButton(props: &LoginButtonProps) -> Html {
-    let auth = use_auth();
-    let error = use_state(|| None::<String>);
-    let onclick = {
-        let error = error.clone();
-        let config = auth.config().cloned();
-        Callback::from(move |_| {
-            if let Some(config) = &config
-                && let Err(why) = start_login(config)
-            {
-                error.set(Some(why));
-            }
-        })
-    };
+    let (login, error) = use_login();
     html! {
         <>
-            <button id="login" class="btn" {onclick}>{ props.label.clone() }</button>
-            if let Some(why) = &*error {
+            <button id="login" class="btn" onclick={login.reform(|_| ())}>{ props.label.clone() }</button>
+            if let Some(why) = error {
                 <p class="problem" role="alert">{ format!("Cannot log in: {why}") }</p>
             }
         </>

@@ -3,37 +3,31 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
+use crate::components::gates::{LoggedIn, LoggedOut};
 use crate::components::login_button::LoginButton;
-use crate::login::log_out;
-use crate::state::use_auth;
+use crate::provider::{use_auth, use_logout, use_session};
+use crate::route::Route;
 
 #[component]
 pub fn Nav() -> Html {
-    let auth = use_auth();
-    let logged_in = auth.live_session().is_some();
-    let on_logout = {
-        let auth = auth.clone();
-        Callback::from(move |_| {
-            if let (Some(config), Some(store)) = (auth.config(), auth.store()) {
-                log_out(config, store);
-            }
-        })
-    };
+    let ready = use_auth().config().is_some();
+    let logout = use_logout();
+    let name = use_session().map(|s| s.profile.display_name().to_owned());
     html! {
         <nav class="navbar">
             <span class="brand">{ "Rust Quickstart" }</span>
             <Link<Route> to={Route::Home} classes="nav-link">{ "Home" }</Link<Route>>
             <Link<Route> to={Route::Ping} classes="nav-link">{ "Ping" }</Link<Route>>
-            if logged_in {
+            <LoggedIn>
                 <Link<Route> to={Route::Profile} classes="nav-link">{ "Profile" }</Link<Route>>
-            }
+            </LoggedIn>
             <span class="spacer"></span>
-            if logged_in {
-                <span class="user">{ auth.live_session().map(|s| s.profile.display_name().to_owned()).unwrap_or_default() }</span>
-                <button id="logout" class="btn btn-secondary" onclick={on_logout}>{ "Log Out" }</button>
-            } else if auth.config().is_some() {
-                <LoginButton />
+            <LoggedIn>
+                <span class="user">{ name.unwrap_or_default() }</span>
+                <button id="logout" class="btn btn-secondary" onclick={logout.reform(|_| ())}>{ "Log Out" }</button>
+            </LoggedIn>
+            if ready {
+                <LoggedOut><LoginButton /></LoggedOut>
             }
         </nav>
     }

@@ -1,10 +1,12 @@
+//! Any other path.
+
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
+use crate::route::Route;
 
 #[component]
-pub fn NotFound() -> Html {
+pub fn NotFoundPage() -> Html {
     html! {
         <section>
             <h1>{ "Page not found" }</h1>

@@ -1,35 +1,36 @@
-//! "Make a Call to the Server": the public, private and private-scoped endpoints.
+//! `/ping`, "Make a Call to the Server": the public, private and private-scoped endpoints.
 
 use yew::prelude::*;
 
 use crate::api::{self, Endpoint, Outcome, Problem};
+use crate::auth::state::AuthAction;
+use crate::browser;
+use crate::components::gates::LoggedOut;
 use crate::components::problem_view::ProblemView;
-use crate::state::{AuthAction, use_auth};
+use crate::provider::{use_auth, use_session};
 
-#[component]
-pub fn Ping() -> Html {
+/// One call at a time to the API, with the session's access token: its answer, whether one
+/// is under way, and the callback that makes one. A call the API refuses for the session's
+/// sake (expired, refused token) ends the session.
+#[hook]
+fn use_api_call() -> (Option<(Endpoint, Outcome)>, bool, Callback<Endpoint>) {
     let auth = use_auth();
     let outcome = use_state(|| None::<(Endpoint, Outcome)>);
     let busy = use_state(|| false);
-    let session = auth.live_session().cloned();
-    let logged_in = session.is_some();
-    let call = |endpoint: Endpoint| {
-        let outcome = outcome.clone();
-        let busy = busy.clone();
-        let auth = auth.clone();
-        let token = session.as_ref().map(|s| s.access_token.clone());
-        Callback::from(move |_| {
-            let outcome = outcome.clone();
-            let busy = busy.clone();
-            let auth = auth.clone();
-            let token = token.clone();
+    let call = {
+        let (outcome, busy) = (outcome.clone(), busy.clone());
+        Callback::from(move |endpoint: Endpoint| {
+            let token = auth
+                .live_session(browser::now_secs())
+                .map(|s| s.access_token.clone());
             // An expired session is caught here, before the API has to say so.
-            if endpoint.needs_login() && auth.live_session().is_none() {
+            if endpoint.needs_login() && token.is_none() {
                 outcome.set(Some((endpoint, Outcome::Failed(expired()))));
                 auth.dispatch(AuthAction::SessionEnded);
                 return;
             }
             busy.set(true);
+            let (auth, outcome, busy) = (auth.clone(), outcome.clone(), busy.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let result = api::call(endpoint, token.as_deref()).await;
                 if let Outcome::Failed(problem) = &result
@@ -43,37 +44,44 @@ pub fn Ping() -> Html {
             });
         })
     };
+    ((*outcome).clone(), *busy, call)
+}
+
+#[component]
+pub fn PingPage() -> Html {
+    let (outcome, busy, call) = use_api_call();
+    let logged_out = use_session().is_none();
+    let button = |id: &'static str, endpoint: Endpoint, label: &'static str| {
+        let disabled = busy || (endpoint.needs_login() && logged_out);
+        html! {
+            <button {id} class="btn" {disabled} onclick={call.reform(move |_| endpoint)}>{ label }</button>
+        }
+    };
     html! {
         <section>
             <h1>{ "Make a Call to the Server" }</h1>
-            if !logged_in {
+            <LoggedOut>
                 <p id="login-prompt">{ "Log in to call a private (secured) server endpoint." }</p>
-            }
+            </LoggedOut>
             <div class="buttons">
-                <button id="call-public" class="btn" disabled={*busy} onclick={call(Endpoint::Public)}>{ "Call Public" }</button>
-                <button id="call-private" class="btn" disabled={*busy || !logged_in} onclick={call(Endpoint::Private)}>{ "Call Private" }</button>
-                <button id="call-private-scoped" class="btn" disabled={*busy || !logged_in} onclick={call(Endpoint::PrivateScoped)}>{ "Call Private Scoped" }</button>
+                { button("call-public", Endpoint::Public, "Call Public") }
+                { button("call-private", Endpoint::Private, "Call Private") }
+                { button("call-private-scoped", Endpoint::PrivateScoped, "Call Private Scoped") }
             </div>
-            <div id="result" class="result">
-                {
-                    match &*outcome {
-                        None => html! {},
-                        Some((endpoint, Outcome::Message(message))) => html! {
-                            <div class="message">
-                                <p class="muted">{ format!("GET {}", endpoint.path()) }</p>
-                                <p id="message">{ message }</p>
-                            </div>
-                        },
-                        Some((endpoint, Outcome::Failed(problem))) => html! {
-                            <div>
-                                <p class="muted">{ format!("GET {}", endpoint.path()) }</p>
-                                <ProblemView problem={problem.clone()} />
-                            </div>
-                        },
-                    }
-                }
-            </div>
+            <div id="result" class="result">{ outcome.map(result).unwrap_or_default() }</div>
         </section>
+    }
+}
+
+fn result((endpoint, outcome): (Endpoint, Outcome)) -> Html {
+    let request = html! { <p class="muted">{ format!("GET {}", endpoint.path()) }</p> };
+    match outcome {
+        Outcome::Message(message) => html! {
+            <div class="message">{ request }<p id="message">{ message }</p></div>
+        },
+        Outcome::Failed(problem) => html! {
+            <div>{ request }<ProblemView {problem} /></div>
+        },
     }
 }
 

@@ -2,16 +2,16 @@
 
 use yew::prelude::*;
 
-use crate::auth::authorize::userinfo_url;
+use crate::auth::urls::userinfo_url;
 use crate::browser;
 use crate::components::login_button::LoginButton;
-use crate::state::use_auth;
+use crate::provider::{use_auth, use_session};
 
 #[component]
 pub fn ProfilePage() -> Html {
     let auth = use_auth();
     let userinfo = use_state(|| None::<Result<String, String>>);
-    let session = auth.live_session().cloned();
+    let session = use_session();
     {
         let userinfo = userinfo.clone();
         let config = auth.config().cloned();

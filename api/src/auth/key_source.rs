@@ -1,0 +1,216 @@
+//! Where the tenant's keys come from, and one fetch of them: a fixed JWKS URL (Auth0's
+//! `/.well-known/jwks.json`, or `JWKS_URL`), or OpenID discovery from the issuer.
+//!
+//! A fetch follows no redirect, is capped in size, and parses the set key by key with the
+//! shared rule ([`shared::jwt::JwkSet::rs256_keys`]). Discovery is done once and remembered;
+//! a failed key fetch forgets it, so a provider that moved its keys is found again.
+
+use std::fmt;
+
+use serde::Deserialize;
+use shared::jwt::{JwkSet, Rs256Key};
+use url::Url;
+
+/// A JWKS or discovery document is a few kilobytes; anything far larger is not one.
+const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+
+/// Where the key set is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// At this URL.
+    Jwks(Url),
+    /// At the `jwks_uri` of this OpenID discovery document, whose `issuer` must be `issuer`.
+    Discovery { document: Url, issuer: String },
+}
+
+impl KeySource {
+    /// OpenID Connect Discovery §4: `{issuer}/.well-known/openid-configuration`, any trailing
+    /// `/` of the issuer removed first.
+    pub fn discovery(issuer: &str, issuer_url: &Url) -> Self {
+        let mut document = issuer_url.clone();
+        let path = issuer_url.path().trim_end_matches('/');
+        document.set_path(&format!("{path}/.well-known/openid-configuration"));
+        KeySource::Discovery {
+            document,
+            issuer: issuer.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySource::Jwks(url) => write!(f, "{url}"),
+            KeySource::Discovery { document, .. } => write!(f, "the jwks_uri of {document}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{0} could not be reached: {1}")]
+    Unreachable(Url, String),
+    #[error("the keys did not come in time")]
+    Timeout,
+    #[error("{0} answered HTTP {1}")]
+    Status(Url, u16),
+    #[error("{0} answered more than {MAX_DOCUMENT_BYTES} bytes")]
+    TooLarge(Url),
+    #[error("{0} did not answer a JSON key set")]
+    NotAKeySet(Url),
+    #[error("the key set at {0} holds no RSA signing key usable for RS256")]
+    NoUsableKeys(Url),
+    #[error("{0} is not an OpenID discovery document with a jwks_uri")]
+    NotADiscoveryDocument(Url),
+    #[error("the discovery document names the issuer {got:?}, not the configured {expected:?}")]
+    IssuerMismatch { got: String, expected: String },
+    #[error("the discovery document's jwks_uri {0:?} is not an https URL (http only on loopback)")]
+    BadJwksUri(String),
+}
+
+#[derive(Deserialize)]
+struct DiscoveryDocument {
+    issuer: String,
+    jwks_uri: String,
+}
+
+/// Fetches with one HTTP client and remembers what discovery found.
+pub struct KeyFetcher {
+    source: KeySource,
+    http: reqwest::Client,
+}
+
+impl KeyFetcher {
+    pub fn new(source: KeySource, http: reqwest::Client) -> Self {
+        Self { source, http }
+    }
+
+    pub fn source(&self) -> &KeySource {
+        &self.source
+    }
+
+    /// The usable keys, from the JWKS the source names. `discovered` is the `jwks_uri` found
+    /// by an earlier discovery, kept by the caller across fetches.
+    pub async fn fetch(&self, discovered: &mut Option<Url>) -> Result<Vec<Rs256Key>, FetchError> {
+        let url = match (&self.source, discovered.as_ref()) {
+            (KeySource::Jwks(url), _) | (KeySource::Discovery { .. }, Some(url)) => url.clone(),
+            (KeySource::Discovery { document, issuer }, None) => {
+                let url = self.discover(document, issuer).await?;
+                tracing::info!(%document, jwks_uri = %url, "found the tenant's keys through discovery");
+                discovered.insert(url).clone()
+            }
+        };
+        let keys = self.key_set(&url).await;
+        if keys.is_err() {
+            *discovered = None;
+        }
+        keys
+    }
+
+    async fn discover(&self, document: &Url, issuer: &str) -> Result<Url, FetchError> {
+        let body = self.get(document).await?;
+        let found: DiscoveryDocument = serde_json::from_slice(&body)
+            .map_err(|_| FetchError::NotADiscoveryDocument(document.clone()))?;
+        // OpenID Connect Discovery §4.3: the document must name the very issuer asked about.
+        if found.issuer != issuer {
+            return Err(FetchError::IssuerMismatch {
+                got: found.issuer,
+                expected: issuer.to_owned(),
+            });
+        }
+        Url::parse(&found.jwks_uri)
+            .ok()
+            .filter(is_safe_to_fetch)
+            .ok_or(FetchError::BadJwksUri(found.jwks_uri))
+    }
+
+    async fn key_set(&self, url: &Url) -> Result<Vec<Rs256Key>, FetchError> {
+        let body = self.get(url).await?;
+        let set: JwkSet =
+            serde_json::from_slice(&body).map_err(|_| FetchError::NotAKeySet(url.clone()))?;
+        let keys = set.rs256_keys();
+        if keys.is_empty() {
+            return Err(FetchError::NoUsableKeys(url.clone()));
+        }
+        Ok(keys)
+    }
+
+    /// A GET of JSON, capped at [`MAX_DOCUMENT_BYTES`].
+    async fn get(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+        let unreachable =
+            |e: reqwest::Error| FetchError::Unreachable(url.clone(), e.without_url().to_string());
+        let mut response = self
+            .http
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if !response.status().is_success() {
+            return Err(FetchError::Status(url.clone(), response.status().as_u16()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(FetchError::TooLarge(url.clone()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// https, or http on loopback only: keys fetched in clear text could be swapped on the way.
+pub fn is_safe_to_fetch(url: &Url) -> bool {
+    let loopback = url.host_str().is_some_and(shared::oauth::is_loopback_host);
+    url.host_str().is_some() && (url.scheme() == "https" || (url.scheme() == "http" && loopback))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_is_at_the_issuer_with_or_without_a_trailing_slash() {
+        for (issuer, document) in [
+            (
+                "http://127.0.0.1:4010",
+                "http://127.0.0.1:4010/.well-known/openid-configuration",
+            ),
+            (
+                "http://127.0.0.1:4010/",
+                "http://127.0.0.1:4010/.well-known/openid-configuration",
+            ),
+            (
+                "https://id.example.com/tenant/",
+                "https://id.example.com/tenant/.well-known/openid-configuration",
+            ),
+        ] {
+            let url = Url::parse(issuer).unwrap();
+            let KeySource::Discovery {
+                document: got,
+                issuer: kept,
+            } = KeySource::discovery(issuer, &url)
+            else {
+                panic!("a discovery source");
+            };
+            assert_eq!(got.as_str(), document);
+            assert_eq!(kept, issuer, "the issuer is kept as written");
+        }
+    }
+
+    #[test]
+    fn keys_travel_over_https_or_loopback_http_only() {
+        for (url, safe) in [
+            ("https://id.example.com/jwks", true),
+            ("http://127.0.0.1:4010/jwks", true),
+            ("http://localhost:4010/jwks", true),
+            ("http://[::1]:4010/jwks", true),
+            ("http://id.example.com/jwks", false),
+            ("http://127.0.0.1.nip.io/jwks", false),
+            ("ftp://127.0.0.1/jwks", false),
+        ] {
+            assert_eq!(is_safe_to_fetch(&Url::parse(url).unwrap()), safe, "{url}");
+        }
+    }
+}

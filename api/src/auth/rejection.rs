@@ -1,0 +1,126 @@
+//! Every reason the API refuses an access token, as a type. The sentences are data: each is the
+//! `Display` of its variant, written for the person who sent the token (what is wrong, and
+//! the usual fix), and never a library's error text.
+
+use std::fmt;
+
+/// Why an access token is not valid (RFC 6750 `invalid_token`, a 401).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// Not a JWS: what Auth0 issues when the login asked for no audience.
+    Opaque,
+    /// A JWE: Auth0's encrypted tokens, also from a login without an audience.
+    Encrypted,
+    /// The header is not base64url-encoded JSON.
+    MalformedHeader,
+    /// The header declares critical extensions (`crit`), which this API does not implement.
+    Crit,
+    /// `alg: none`.
+    Unsigned,
+    /// An HMAC algorithm: the classic confusion with the tenant's public key as the secret.
+    Hmac(String),
+    /// Any other algorithm than RS256.
+    NotRs256,
+    /// No `kid`: no key of the tenant can be chosen.
+    NoKid,
+    /// A `kid` the tenant does not publish, even after a refetch.
+    UnknownKid,
+    /// A JWS of another type than an access token (RFC 8725 §3.11): `typ` names it.
+    NotAnAccessToken {
+        typ: String,
+    },
+    /// The signature does not verify with the tenant's key.
+    BadSignature,
+    Expired,
+    /// `nbf` is in the future.
+    NotYetValid,
+    /// `iss` is not the issuer this API trusts.
+    WrongIssuer {
+        trusted: String,
+    },
+    /// A required claim is absent or of the wrong type.
+    MissingClaim(String),
+    /// The claims do not have an access token's shape.
+    BadClaims,
+    /// Anything else that makes the token unreadable.
+    Malformed,
+    /// An ID token sent instead of the access token: its audience is a client ID.
+    IdToken {
+        audience: String,
+    },
+    /// A token for another API.
+    WrongAudience {
+        got: String,
+        expected: String,
+    },
+}
+
+impl fmt::Display for TokenRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenRejection::Opaque => f.write_str(
+                "The access token is opaque, not a JWT: Auth0 issues those when no audience is requested. Request the token with an audience set to this API's identifier.",
+            ),
+            TokenRejection::Encrypted => f.write_str(
+                "The access token is encrypted (JWE): Auth0 issues these when no audience is requested. Request the token with an audience set to this API's identifier.",
+            ),
+            TokenRejection::MalformedHeader => f.write_str(
+                "The access token is malformed: its header is not base64url-encoded JSON.",
+            ),
+            TokenRejection::Crit => f.write_str(
+                "The access token declares critical header extensions (crit) this API does not support.",
+            ),
+            TokenRejection::Unsigned => {
+                f.write_str("The access token is unsigned (alg none); this API accepts only RS256.")
+            }
+            TokenRejection::Hmac(alg) => write!(
+                f,
+                "The access token is signed with {alg}; this API accepts only RS256. In Auth0, set the API's signing algorithm to RS256."
+            ),
+            TokenRejection::NotRs256 => f.write_str(
+                "The access token is not signed with RS256, the only algorithm this API accepts.",
+            ),
+            TokenRejection::NoKid => f.write_str(
+                "The access token has no key ID (kid) in its header, so no tenant key can verify it.",
+            ),
+            TokenRejection::UnknownKid => f.write_str(
+                "The token was signed with a key your tenant does not publish (unknown kid). Get a new token from your tenant.",
+            ),
+            TokenRejection::NotAnAccessToken { typ } => write!(
+                f,
+                "The token's type is {typ}, not an access token's (JWT or at+jwt): send the access token your tenant issued for this API."
+            ),
+            TokenRejection::BadSignature => f.write_str(
+                "The access token's signature does not verify: it was altered or not issued by your tenant.",
+            ),
+            TokenRejection::Expired => {
+                f.write_str("The access token has expired. Log in again to get a new one.")
+            }
+            TokenRejection::NotYetValid => f.write_str(
+                "The access token is not valid yet (nbf is in the future). Check the clocks of the tenant and this server.",
+            ),
+            TokenRejection::WrongIssuer { trusted } => write!(
+                f,
+                "The access token was issued by another tenant than this API trusts ({trusted})."
+            ),
+            TokenRejection::MissingClaim(claim) => write!(
+                f,
+                "The access token has no valid `{claim}` claim; an access token needs iss, sub, aud and exp."
+            ),
+            TokenRejection::BadClaims => f.write_str(
+                "The access token's claims are not those of an access token: it needs iss, sub and aud (a string or an array of strings), a numeric exp, and scope as one space-delimited string.",
+            ),
+            TokenRejection::Malformed => {
+                f.write_str("The access token is malformed: it is not a JWT this API can read.")
+            }
+            TokenRejection::IdToken { audience } => write!(
+                f,
+                "This is an ID token (its audience is the client ID {audience}): send the access token, not the ID token."
+            ),
+            TokenRejection::WrongAudience { got, expected } => write!(
+                f,
+                "The access token is meant for {got}, not for this API: request it with audience={expected}."
+            ),
+        }
+    }
+}

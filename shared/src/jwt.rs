@@ -1,0 +1,552 @@
+//! The JWT vocabulary the tenant, the API and the SPA share: a JWS split into its parts, its
+//! header as read before any key is chosen, `aud` and NumericDate as RFC 7519 defines them,
+//! and the JWK set with the one rule for which key may verify an RS256 signature.
+//!
+//! Pure serde, serde_json and base64 (no I/O, builds for wasm32), so the SPA (wasm32) checks an ID token's key by the very rule the
+//! API checks an access token's key with; verification itself is the caller's (aws-lc in the
+//! API, WebCrypto in the browser).
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{self, Deserializer, IgnoredAny, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// RFC 7518 §3.3: RS256 keys must be at least 2048 bits.
+pub const MIN_RSA_BITS: usize = 2048;
+/// An RSA public exponent longer than 8 bytes is not one any issuer uses.
+const MAX_EXPONENT_BYTES: usize = 8;
+
+/// A compact JWS, split at its dots: `header.payload.signature`, still base64url-encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Jws<'a> {
+    pub header: &'a str,
+    pub payload: &'a str,
+    pub signature: &'a str,
+}
+
+/// Why a string is not a compact JWS (RFC 7515 §7.1) one can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwsError {
+    /// Five parts: a JWE, encrypted, not signed (Auth0 issues these without an audience).
+    Encrypted,
+    /// Not three dot-separated parts: an opaque token, or no token at all.
+    NotAJws,
+    /// The header is not base64url-encoded JSON.
+    BadHeader,
+}
+
+impl<'a> Jws<'a> {
+    pub fn split(token: &'a str) -> Result<Self, JwsError> {
+        let mut parts = token.split('.');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(header), Some(payload), Some(signature), None) => Ok(Self {
+                header,
+                payload,
+                signature,
+            }),
+            _ if token.split('.').count() == 5 => Err(JwsError::Encrypted),
+            _ => Err(JwsError::NotAJws),
+        }
+    }
+
+    /// `header.payload`: the bytes the signature covers.
+    pub fn signing_input(&self, token: &'a str) -> &'a str {
+        &token[..self.header.len() + 1 + self.payload.len()]
+    }
+
+    pub fn header(&self) -> Result<JwsHeader, JwsError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(self.header)
+            .map_err(|_| JwsError::BadHeader)?;
+        // A header is a JSON object (RFC 7515 §4); serde would read a struct from an array too.
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(JwsError::BadHeader);
+        }
+        serde_json::from_slice(&bytes).map_err(|_| JwsError::BadHeader)
+    }
+}
+
+/// What a verifier reads of a JWS header before choosing a key (RFC 7515 §4.1). Members of
+/// the wrong JSON type read as absent; `jwk`, `jku`, `x5u` and `x5c` are not read at all, so
+/// no token can make its verifier use or fetch a key it offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct JwsHeader {
+    #[serde(default, deserialize_with = "text")]
+    alg: Option<String>,
+    #[serde(default, deserialize_with = "text")]
+    kid: Option<String>,
+    #[serde(default, deserialize_with = "text")]
+    typ: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+impl JwsHeader {
+    pub fn alg(&self) -> Option<&str> {
+        self.alg.as_deref()
+    }
+
+    /// The key ID, when it is a non-empty string.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref().filter(|kid| !kid.is_empty())
+    }
+
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+
+    /// RFC 7515 §4.1.11: a recipient that does not understand a critical extension must
+    /// refuse the token; none of the verifiers here understands any.
+    pub fn has_crit(&self) -> bool {
+        self.crit
+    }
+}
+
+/// A string member, or `None` for any other JSON type.
+fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Text(String),
+        Other(IgnoredAny),
+    }
+    Ok(match Text::deserialize(deserializer)? {
+        Text::Text(text) => Some(text),
+        Text::Other(_) => None,
+    })
+}
+
+/// Whether the member is there at all, whatever its value (`null` included).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// `aud`: a string or an array of strings (RFC 7519 §4.1.3). Anything else, `null` included,
+/// fails to deserialize, and so refuses the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    pub fn contains(&self, audience: &str) -> bool {
+        self.iter().any(|aud| aud == audience)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let (one, many) = match self {
+            Audience::One(aud) => (Some(aud.as_str()), &[][..]),
+            Audience::Many(auds) => (None, auds.as_slice()),
+        };
+        one.into_iter().chain(many.iter().map(String::as_str))
+    }
+
+    pub fn first(&self) -> Option<&str> {
+        self.iter().next()
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// RFC 7519 §2 NumericDate: seconds since the epoch. Read as jsonwebtoken reads `exp` and
+/// `nbf` (an integer, or a non-negative float it rounds), so that checks made from these
+/// claims agree with the signature library's; negative, non-finite or absurd values refuse
+/// the token instead of wrapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct NumericDate(pub u64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Seconds;
+
+        impl Visitor<'_> for Seconds {
+            type Value = NumericDate;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a NumericDate (seconds since the epoch)")
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<NumericDate, E> {
+                Ok(NumericDate(value))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<NumericDate, E> {
+                u64::try_from(value)
+                    .map(NumericDate)
+                    .map_err(|_| E::custom("a negative NumericDate"))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<NumericDate, E> {
+                // `u64::MAX as f64` rounds up to 2^64, which is already out of range.
+                if value.is_finite() && value >= 0.0 && value < u64::MAX as f64 {
+                    Ok(NumericDate(value.round() as u64))
+                } else {
+                    Err(E::custom("not a NumericDate"))
+                }
+            }
+        }
+
+        deserializer.deserialize_any(Seconds)
+    }
+}
+
+/// One key of a JWK set (RFC 7517 §4), as far as RS256 verification cares.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    pub key_use: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ops: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+}
+
+/// A JWK set. Parsed key by key: an entry of a kind nobody here uses (EC, symmetric, an
+/// unknown shape) is skipped, so that it cannot make the whole set unusable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwkSet {
+    #[serde(deserialize_with = "skip_malformed")]
+    pub keys: Vec<Jwk>,
+}
+
+fn skip_malformed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Jwk>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Entry {
+        Key(Jwk),
+        Other(IgnoredAny),
+    }
+    let entries = Vec::<Entry>::deserialize(deserializer)?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|entry| match entry {
+            Entry::Key(jwk) => Some(jwk),
+            Entry::Other(_) => None,
+        })
+        .collect())
+}
+
+/// An RSA public key fit to verify RS256 signatures: big-endian modulus (no leading zeros)
+/// and exponent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rs256Key {
+    pub kid: String,
+    pub modulus: Vec<u8>,
+    pub exponent: Vec<u8>,
+}
+
+/// Why a JWK may not verify an RS256 signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    NotRsa,
+    /// `use` is not `sig`, or `key_ops` lacks `verify`.
+    NotForVerifying,
+    /// `alg` names another algorithm than RS256.
+    OtherAlgorithm,
+    NoKid,
+    /// `n` or `e` is missing or not base64url.
+    Malformed,
+    /// Shorter than [`MIN_RSA_BITS`].
+    TooShort {
+        bits: usize,
+    },
+}
+
+impl fmt::Display for KeyRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyRefusal::NotRsa => f.write_str("the key is not an RSA key"),
+            KeyRefusal::NotForVerifying => {
+                f.write_str("the key is not published for verifying signatures (use, key_ops)")
+            }
+            KeyRefusal::OtherAlgorithm => f.write_str("the key is meant for another algorithm"),
+            KeyRefusal::NoKid => f.write_str("the key has no key ID"),
+            KeyRefusal::Malformed => f.write_str("the key's modulus or exponent is malformed"),
+            KeyRefusal::TooShort { bits } => write!(
+                f,
+                "the key is too short ({bits} bits; RS256 needs at least {MIN_RSA_BITS})"
+            ),
+        }
+    }
+}
+
+impl Jwk {
+    /// The rule, the one every verifier here applies: an RSA key, for signatures (`use` absent
+    /// or `sig`, `key_ops` absent or with `verify`), for RS256 (`alg` absent or `RS256`), with a
+    /// `kid`, a modulus of at least 2048 bits and an exponent of at most 8 bytes.
+    pub fn rs256_key(&self) -> Result<Rs256Key, KeyRefusal> {
+        if self.kty != "RSA" {
+            return Err(KeyRefusal::NotRsa);
+        }
+        let for_signatures = self.key_use.as_deref().is_none_or(|u| u == "sig")
+            && self
+                .key_ops
+                .as_ref()
+                .is_none_or(|ops| ops.iter().any(|op| op == "verify"));
+        if !for_signatures {
+            return Err(KeyRefusal::NotForVerifying);
+        }
+        if self.alg.as_deref().is_some_and(|alg| alg != "RS256") {
+            return Err(KeyRefusal::OtherAlgorithm);
+        }
+        let kid = self.kid.clone().filter(|kid| !kid.is_empty());
+        let kid = kid.ok_or(KeyRefusal::NoKid)?;
+        let decode = |part: &Option<String>| {
+            let bytes = URL_SAFE_NO_PAD.decode(part.as_deref()?).ok()?;
+            let first = bytes.iter().position(|&b| b != 0)?;
+            Some(bytes[first..].to_vec())
+        };
+        let (Some(modulus), Some(exponent)) = (decode(&self.n), decode(&self.e)) else {
+            return Err(KeyRefusal::Malformed);
+        };
+        if exponent.len() > MAX_EXPONENT_BYTES {
+            return Err(KeyRefusal::Malformed);
+        }
+        let bits = modulus.len() * 8 - modulus[0].leading_zeros() as usize;
+        if bits < MIN_RSA_BITS {
+            return Err(KeyRefusal::TooShort { bits });
+        }
+        Ok(Rs256Key {
+            kid,
+            modulus,
+            exponent,
+        })
+    }
+}
+
+/// Why no key of a set could verify a token signed with a given `kid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLookupError {
+    /// The set has no key with this `kid`.
+    UnknownKid,
+    /// It has one, but it may not verify RS256 signatures.
+    Unusable(KeyRefusal),
+}
+
+impl JwkSet {
+    /// Every key of the set fit for RS256, the first of a `kid` published twice winning (a
+    /// repeated `kid` is ambiguous; most verifiers keep the first).
+    pub fn rs256_keys(&self) -> Vec<Rs256Key> {
+        let mut keys: Vec<Rs256Key> = Vec::new();
+        for key in self.keys.iter().filter_map(|jwk| jwk.rs256_key().ok()) {
+            if !keys.iter().any(|k| k.kid == key.kid) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
+    /// The key for `kid`, by the same rule as [`JwkSet::rs256_keys`].
+    pub fn rs256_key(&self, kid: &str) -> Result<Rs256Key, KeyLookupError> {
+        let mut refusal = None;
+        for jwk in self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)) {
+            match jwk.rs256_key() {
+                Ok(key) => return Ok(key),
+                Err(why) => refusal = refusal.or(Some(why)),
+            }
+        }
+        Err(refusal.map_or(KeyLookupError::UnknownKid, KeyLookupError::Unusable))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    fn rsa_jwk(kid: &str) -> Value {
+        let mut n = vec![0xC5u8; 256];
+        n[255] = 0x01;
+        json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": b64(&n), "e": "AQAB"})
+    }
+
+    fn jwk(value: Value) -> Jwk {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn set(keys: Value) -> JwkSet {
+        serde_json::from_value(json!({ "keys": keys })).unwrap()
+    }
+
+    fn kids(keys: Value) -> Vec<String> {
+        set(keys).rs256_keys().into_iter().map(|k| k.kid).collect()
+    }
+
+    #[test]
+    fn only_rsa_signing_keys_for_rs256_may_verify() {
+        let with = |field: &str, value: Value| {
+            let mut key = rsa_jwk("k");
+            key[field] = value;
+            jwk(key).rs256_key()
+        };
+        assert_eq!(with("use", json!("enc")), Err(KeyRefusal::NotForVerifying));
+        assert_eq!(
+            with("key_ops", json!(["wrapKey"])),
+            Err(KeyRefusal::NotForVerifying)
+        );
+        assert!(with("key_ops", json!(["verify"])).is_ok());
+        assert_eq!(with("alg", json!("PS256")), Err(KeyRefusal::OtherAlgorithm));
+        assert_eq!(with("kty", json!("oct")), Err(KeyRefusal::NotRsa));
+        assert_eq!(with("kid", json!("")), Err(KeyRefusal::NoKid));
+        assert_eq!(with("n", json!("***")), Err(KeyRefusal::Malformed));
+        assert_eq!(with("e", json!(b64(&[1; 9]))), Err(KeyRefusal::Malformed));
+        let mut no_alg = rsa_jwk("k");
+        no_alg.as_object_mut().unwrap().remove("alg");
+        assert!(jwk(no_alg).rs256_key().is_ok());
+    }
+
+    #[test]
+    fn keys_shorter_than_2048_bits_never_verify_leading_zeros_or_not() {
+        let short = |n: Vec<u8>| {
+            let mut key = rsa_jwk("k");
+            key["n"] = json!(b64(&n));
+            jwk(key).rs256_key()
+        };
+        assert_eq!(
+            short(vec![0xC5; 128]),
+            Err(KeyRefusal::TooShort { bits: 1024 })
+        );
+        let mut padded = vec![0u8; 200];
+        padded.extend([0xC5; 100]);
+        assert_eq!(short(padded), Err(KeyRefusal::TooShort { bits: 800 }));
+        // 2047 bits: the top bit of 256 bytes unset.
+        assert_eq!(
+            short(vec![0x45; 256]),
+            Err(KeyRefusal::TooShort { bits: 2047 })
+        );
+        let key = short([vec![0u8], vec![0xC5; 256]].concat()).unwrap();
+        assert_eq!(key.modulus.len(), 256);
+        assert_eq!(key.exponent, [1, 0, 1]);
+    }
+
+    #[test]
+    fn a_set_skips_what_it_cannot_use_and_the_first_kid_wins() {
+        let ec = json!({"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"});
+        let mut enc = rsa_jwk("enc");
+        enc["use"] = json!("enc");
+        assert_eq!(
+            kids(json!([rsa_jwk("good"), enc, ec, "junk", 42, {"kid": 3}])),
+            ["good"]
+        );
+        let mut second = rsa_jwk("a");
+        second["e"] = json!("AQ");
+        let keys = set(json!([rsa_jwk("a"), second])).rs256_keys();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].exponent, [1, 0, 1]);
+        for garbage in [json!("x"), json!({}), json!({"keys": 3})] {
+            assert!(serde_json::from_value::<JwkSet>(garbage).is_err());
+        }
+    }
+
+    #[test]
+    fn lookup_by_kid_says_why_a_key_is_refused() {
+        let mut short = rsa_jwk("short");
+        short["n"] = json!(b64(&[0xC5; 128]));
+        let keys = set(json!([rsa_jwk("good"), short]));
+        assert!(keys.rs256_key("good").is_ok());
+        assert_eq!(keys.rs256_key("nope"), Err(KeyLookupError::UnknownKid));
+        assert_eq!(
+            keys.rs256_key("short"),
+            Err(KeyLookupError::Unusable(KeyRefusal::TooShort {
+                bits: 1024
+            }))
+        );
+        assert!(
+            KeyRefusal::TooShort { bits: 1024 }
+                .to_string()
+                .contains("too short")
+        );
+    }
+
+    #[test]
+    fn a_jws_splits_into_three_parts_and_says_what_else_it_is() {
+        let token = "aGVhZA.Ym9keQ.c2ln";
+        let jws = Jws::split(token).unwrap();
+        assert_eq!(jws.signature, "c2ln");
+        assert_eq!(jws.signing_input(token), "aGVhZA.Ym9keQ");
+        assert_eq!(Jws::split("a.b.c.d.e"), Err(JwsError::Encrypted));
+        for other in ["opaque", "a.b", "a.b.c.d", ""] {
+            assert_eq!(Jws::split(other), Err(JwsError::NotAJws), "{other}");
+        }
+    }
+
+    #[test]
+    fn the_header_is_read_without_trusting_it() {
+        let header = |value: Value| {
+            let token = format!("{}.e30.c2ln", b64(value.to_string().as_bytes()));
+            Jws::split(&token).unwrap().header()
+        };
+        let read =
+            header(json!({"alg": "RS256", "kid": "k1", "typ": "at+jwt", "jku": "x"})).unwrap();
+        assert_eq!(
+            (read.alg(), read.kid(), read.typ(), read.has_crit()),
+            (Some("RS256"), Some("k1"), Some("at+jwt"), false)
+        );
+        let odd = header(json!({"alg": ["RS256"], "kid": 7, "crit": null})).unwrap();
+        assert_eq!((odd.alg(), odd.kid(), odd.has_crit()), (None, None, true));
+        assert_eq!(header(json!({"kid": ""})).unwrap().kid(), None);
+        for bad in ["%%%", "bm90IGpzb24", "W10", ""] {
+            let token = format!("{bad}.e30.c2ln");
+            assert_eq!(
+                Jws::split(&token).unwrap().header(),
+                Err(JwsError::BadHeader),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn audience_is_a_string_or_an_array_of_strings() {
+        let aud = |v: Value| serde_json::from_value::<Audience>(v);
+        assert!(aud(json!("api")).unwrap().contains("api"));
+        let many = aud(json!(["x", "api"])).unwrap();
+        assert!(many.contains("api"));
+        assert_eq!(many.first(), Some("x"));
+        assert_eq!(many.len(), 2);
+        assert!(aud(json!([])).unwrap().is_empty());
+        for bad in [json!(null), json!(3), json!({"a": 1}), json!([1])] {
+            assert!(aud(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numeric_dates_read_like_jsonwebtoken_reads_them() {
+        let date = |v: Value| serde_json::from_value::<NumericDate>(v).ok();
+        assert_eq!(date(json!(1700000000)), Some(NumericDate(1700000000)));
+        assert_eq!(date(json!(1700000000.6)), Some(NumericDate(1700000001)));
+        assert_eq!(date(json!(u64::MAX)), Some(NumericDate(u64::MAX)));
+        for bad in [
+            json!(-1),
+            json!(1e300),
+            json!(-1e300),
+            json!("1"),
+            json!(null),
+        ] {
+            assert_eq!(date(bad.clone()), None, "{bad}");
+        }
+        let text = |t: &str| serde_json::from_str::<NumericDate>(t).ok();
+        assert_eq!(text("99999999999999999999999999"), None);
+        assert_eq!(text("1e999"), None);
+    }
+}

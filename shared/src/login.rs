@@ -1,0 +1,54 @@
+//! What the SPA needs to log in, served by the API at `/auth_config.json`.
+
+use serde::{Deserialize, Serialize};
+
+/// The scopes the SPA asks for at login.
+pub const LOGIN_SCOPE: &str = "openid profile read:messages";
+
+/// What the SPA needs to log in, served by the API at `/auth_config.json` from the same
+/// settings it validates tokens with, so the two can never disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthConfig {
+    /// The tenant's domain (host and port), as Auth0's samples call it.
+    pub domain: String,
+    /// The issuer URL, ending in `/`: `/authorize`, `/v2/logout` and the JWKS live under it.
+    pub issuer: String,
+    pub client_id: String,
+    pub audience: String,
+    pub scope: String,
+    /// Where the SPA keeps the session; see [`SessionStorage`].
+    #[serde(default)]
+    pub session_storage: SessionStorage,
+}
+
+/// Where the SPA keeps the tokens after login — a trade-off between surviving a reload and
+/// how much a script injected into the page (XSS) or another tab can reach:
+///
+/// - `session` (the default): `sessionStorage`. Survives a reload of the tab, ends with the
+///   tab, is not shared with other tabs or windows. An XSS in this tab can still read it.
+/// - `local`: `localStorage`, as Auth0's samples do. Survives closing the browser and is shared
+///   by every tab of the origin: the widest exposure, and the longest.
+/// - `memory`: only in the running page. Nothing persists, so nothing is left behind for a
+///   later script to find, but a reload logs the user out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStorage {
+    #[default]
+    Session,
+    Local,
+    Memory,
+}
+
+impl std::str::FromStr for SessionStorage {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "session" => Ok(Self::Session),
+            "local" => Ok(Self::Local),
+            "memory" => Ok(Self::Memory),
+            other => Err(format!("{other:?} is not one of session, local, memory")),
+        }
+    }
+}

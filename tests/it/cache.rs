@@ -1,0 +1,150 @@
+//! The cache of verified tokens: it must never let a token through that validation would
+//! refuse now, and never be flushed by what does not change the keys.
+
+use std::time::Duration;
+
+use api::auth::{JwksCache, JwksSettings, TokenValidator, ValidationSettings};
+use integration_tests::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_it_expires() {
+    let app = TestApp::builder()
+        .settings(|s| s.validation.leeway = Duration::ZERO)
+        .spawn()
+        .await;
+    let token = app.token(&[("exp", json!(now() + 4))]);
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/private", Some(&token)).await.status(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    let refused = error_answer(app.get("/api/private", Some(&token)).await).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.body.message,
+        api::auth::TokenRejection::Expired.to_string()
+    );
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_its_key_leaves_the_jwks() {
+    let app = TestApp::builder()
+        .settings(|s| {
+            s.jwks.max_age = Duration::from_millis(200);
+            s.jwks.refetch_cooldown = Duration::from_millis(50);
+        })
+        .spawn()
+        .await;
+    let reader = app.reader().await;
+    assert_eq!(reader.get("/api/private").await.status(), 200);
+    assert_eq!(reader.get("/api/private").await.status(), 200);
+    app.tenant.set_keys(vec![ROTATED_KEY.clone()]);
+    assert!(
+        app.eventually_answers("/api/private", &reader.access_token, 401)
+            .await
+    );
+}
+
+/// A validator of the API's, alone, against `tenant`, with the given cache size.
+fn validator(tenant: &RunningTenant, cache_size: usize, cooldown: Duration) -> TokenValidator {
+    let settings = settings_for(tenant.issuer());
+    let jwks = JwksCache::new(JwksSettings {
+        refetch_cooldown: cooldown,
+        ..settings.jwks
+    });
+    let validation = ValidationSettings {
+        cache_size,
+        ..settings.validation
+    };
+    TokenValidator::new(validation, jwks, settings.client_id)
+}
+
+#[tokio::test]
+async fn junk_tokens_never_enter_the_cache() {
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let validator = validator(&tenant, 100, Duration::from_secs(60));
+    let iss = tenant.issuer();
+    let claims = |changes: &[(&str, serde_json::Value)]| access_claims(iss, changes);
+    let junk = [
+        "not-a-jwt".to_owned(),
+        ATTACKER_KEY.sign_with_header(&json!({"alg": "RS256", "kid": KEY.kid()}), &claims(&[])),
+        KEY.sign(&claims(&[("exp", json!(now() - 100))])),
+        KEY.sign(&claims(&[("aud", json!("https://other"))])),
+        KEY.sign(&claims(&[("iss", json!("https://evil/"))])),
+    ];
+    for _ in 0..50 {
+        for token in &junk {
+            assert!(validator.validate(token).await.is_err());
+        }
+    }
+    assert_eq!(validator.cached_tokens(), 0);
+    let good = KEY.sign(&claims(&[]));
+    assert!(validator.validate(&good).await.is_ok());
+    assert!(validator.validate(&good).await.is_ok());
+    assert_eq!(validator.cached_tokens(), 1);
+}
+
+#[tokio::test]
+async fn the_cache_stays_within_its_size() {
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let validator = validator(&tenant, 16, Duration::from_secs(60));
+    for i in 0..200 {
+        let sub = format!("user-{i}");
+        let token = KEY.sign(&access_claims(tenant.issuer(), &[("sub", json!(sub))]));
+        assert_eq!(validator.validate(&token).await.unwrap().sub, sub);
+    }
+    assert!(
+        validator.cached_tokens() <= 16,
+        "{}",
+        validator.cached_tokens()
+    );
+}
+
+#[tokio::test]
+async fn a_cache_hit_gives_the_same_claims_and_scope_rules() {
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let validator = validator(&tenant, 100, Duration::from_secs(60));
+    let token = KEY.sign(&access_claims(
+        tenant.issuer(),
+        &[("scope", json!("openid"))],
+    ));
+    let first = validator.validate(&token).await.unwrap();
+    let second = validator.validate(&token).await.unwrap();
+    assert_eq!(first.sub, second.sub);
+    assert!(!second.grants("read:messages"));
+}
+
+#[tokio::test]
+async fn with_the_cache_off_tokens_are_still_validated() {
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let validator = validator(&tenant, 0, Duration::from_secs(60));
+    let token = KEY.sign(&access_claims(tenant.issuer(), &[]));
+    assert!(validator.validate(&token).await.is_ok());
+    assert!(validator.validate(&token).await.is_ok());
+    assert_eq!(validator.cached_tokens(), 0);
+}
+
+#[tokio::test]
+async fn refetching_an_unchanged_key_set_keeps_the_generation_and_the_cache() {
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let validator = validator(&tenant, 100, Duration::from_millis(30));
+    let good = KEY.sign(&access_claims(tenant.issuer(), &[]));
+    validator.validate(&good).await.unwrap();
+    let generation = validator.jwks().generation();
+    // Made-up kids make the API refetch; every time it gets the same key set.
+    for i in 0..3 {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let header = json!({"alg": "RS256", "kid": format!("made-up-{i}")});
+        let junk = ATTACKER_KEY.sign_with_header(&header, &access_claims(tenant.issuer(), &[]));
+        assert!(validator.validate(&junk).await.is_err());
+    }
+    assert_eq!(tenant.jwks_fetches(), 4);
+    assert_eq!(validator.jwks().generation(), generation);
+    assert_eq!(validator.cached_tokens(), 1);
+    // A changed set does change the generation.
+    tenant.set_keys(vec![KEY.clone(), ROTATED_KEY.clone()]);
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let rotated = ROTATED_KEY.sign(&access_claims(tenant.issuer(), &[]));
+    validator.validate(&rotated).await.unwrap();
+    assert_ne!(validator.jwks().generation(), generation);
+}
