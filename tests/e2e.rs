@@ -67,6 +67,11 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
+    stack_with(|_| {}).await
+}
+
+/// The stack, with a change to the API's settings.
+async fn stack_with(change: impl FnOnce(&mut api::config::Settings) + 'static) -> Stack {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let app_origin = origin.clone();
@@ -82,6 +87,7 @@ async fn stack() -> Stack {
             spa.web_origins.push(app_origin);
         })
         .settings(|s| s.spa_dir = Some(dist()))
+        .settings(change)
         .listener(listener)
         .spawn()
         .await;
@@ -515,4 +521,120 @@ async fn cancelled_login_shows_access_denied() {
     b.start_login(&stack).await;
     b.click("button[value=cancel]").await;
     assert_refused(&b, &stack, "access_denied").await;
+}
+
+/// What `sessionStorage` holds for the session, parsed.
+async fn stored_session(b: &Browser) -> serde_json::Value {
+    match b.session_storage(SESSION_KEY).await {
+        serde_json::Value::String(json) => serde_json::from_str(&json).unwrap(),
+        other => other,
+    }
+}
+
+#[tokio::test]
+async fn the_session_keeps_no_id_token() {
+    require_browser!();
+    let stack = stack().await;
+    let b = browser().await;
+    b.log_in_from_ping(&stack, "reader@example.com", "reader")
+        .await;
+    let session = stored_session(&b).await;
+    assert!(session["access_token"].is_string(), "{session}");
+    assert!(session.get("id_token").is_none(), "{session}");
+}
+
+#[tokio::test]
+async fn a_callback_that_is_not_this_tabs_changes_nothing_and_shows_nothing_of_itself() {
+    require_browser!();
+    let stack = stack().await;
+    let b = browser().await;
+    b.log_in_from_ping(&stack, "reader@example.com", "reader")
+        .await;
+    let session = stored_session(&b).await;
+    for answer in [
+        "error=access_denied&error_description=Your%20account%20is%20locked%2C%20call%20us&state=bogus",
+        "",
+    ] {
+        b.open(&format!("{}/callback#{answer}", stack.origin)).await;
+        b.wait_for_text("#home-status", "You are logged in!").await;
+        let page = b.client.source().await.unwrap();
+        assert!(!page.contains("locked"), "{answer}");
+        assert_eq!(stored_session(&b).await, session, "{answer}");
+    }
+    // The tenant's answer to a login this tab did not start (a replayed callback URL).
+    let replayed = format!(
+        "{}?client_id={SPA_CLIENT_ID}&redirect_uri={}/callback&response_type=token%20id_token&audience={AUDIENCE}&scope=openid&state=replayed&nonce=n",
+        stack.app.tenant.endpoint("authorize"),
+        stack.origin
+    );
+    b.open(&replayed).await;
+    b.wait_for_text("#home-status", "You are logged in!").await;
+    assert_eq!(b.url().await, format!("{}/", stack.origin));
+    assert_eq!(stored_session(&b).await, session);
+    b.open(&format!("{}/ping", stack.origin)).await;
+    b.call("#call-private", Message::PRIVATE).await;
+}
+
+#[tokio::test]
+async fn back_after_a_login_keeps_the_session() {
+    require_browser!();
+    let stack = stack().await;
+    let b = browser().await;
+    b.log_in_from_ping(&stack, "reader@example.com", "reader")
+        .await;
+    b.client.back().await.unwrap();
+    b.wait_for_url(&stack.origin).await;
+    b.wait_for_text("#home-status", "You are logged in!").await;
+    assert!(stored_session(&b).await["access_token"].is_string());
+}
+
+#[tokio::test]
+async fn tokens_leave_the_address_bar_even_when_the_settings_cannot_be_loaded() {
+    require_browser!();
+    let stack = stack_with(|s| s.client_id = None).await;
+    let b = browser().await;
+    b.open(&format!(
+        "{}/callback#access_token=secret&id_token=x.y.z&state=s&expires_in=60",
+        stack.origin
+    ))
+    .await;
+    b.wait_for_text("#config-error", "auth_config.json").await;
+    assert_eq!(b.url().await, format!("{}/callback", stack.origin));
+}
+
+#[tokio::test]
+async fn tokens_leave_the_address_bar_even_when_the_keys_cannot_be_fetched() {
+    require_browser!();
+    let stack = stack().await;
+    let b = browser().await;
+    b.open(&format!("{}/ping", stack.origin)).await;
+    b.start_login(&stack).await;
+    stack
+        .app
+        .tenant
+        .set_jwks_behaviour(JwksBehaviour::Status(503));
+    b.fill_login_form("reader@example.com", "reader").await;
+    b.wait_for_text("#login-error", "signing keys could not be fetched")
+        .await;
+    assert_eq!(b.url().await, format!("{}/callback", stack.origin));
+    assert_refused(&b, &stack, "signing keys could not be fetched").await;
+}
+
+#[tokio::test]
+async fn a_tenant_key_shorter_than_2048_bits_is_never_used() {
+    require_browser!();
+    let stack = stack().await;
+    let b = browser().await;
+    b.open(&format!("{}/ping", stack.origin)).await;
+    b.start_login(&stack).await;
+    // The tenant publishes its kid with a 1024-bit modulus.
+    let mut short = serde_json::to_value(KEY.jwk()).unwrap();
+    use base64::Engine as _;
+    short["n"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xC5u8; 128]));
+    stack
+        .app
+        .tenant
+        .set_jwks_behaviour(JwksBehaviour::Publish(json!({"keys": [short]})));
+    b.fill_login_form("reader@example.com", "reader").await;
+    assert_refused(&b, &stack, "too short").await;
 }

@@ -15,6 +15,7 @@ use clap::Parser;
 use shared::{AuthConfig, LOGIN_SCOPE, SessionStorage};
 use url::Url;
 
+use crate::ServerLimits;
 use crate::auth::{JwksSettings, KeySource, ValidationSettings, is_safe_to_fetch};
 
 #[derive(Debug, Clone, Default, Parser)]
@@ -89,6 +90,12 @@ pub struct Config {
     /// 10000.
     #[arg(long, env = "TOKEN_CACHE_SIZE")]
     pub token_cache_size: Option<String>,
+
+    /// When the API and the SPA are served over https (behind a TLS proxy), how long browsers
+    /// must keep to https: sends `Strict-Transport-Security: max-age=...`, e.g. `1y`. Unset:
+    /// none.
+    #[arg(long, env = "HSTS_MAX_AGE")]
+    pub hsts_max_age: Option<String>,
 }
 
 /// The configuration once checked: everything the server needs, in the types it needs.
@@ -101,6 +108,10 @@ pub struct Settings {
     pub session_storage: SessionStorage,
     pub validation: ValidationSettings,
     pub jwks: JwksSettings,
+    /// `Strict-Transport-Security`, when served over https.
+    pub hsts: Option<HeaderValue>,
+    /// Timeouts and bounds of the server; not settings a deployment tunes.
+    pub limits: ServerLimits,
 }
 
 impl Settings {
@@ -234,6 +245,13 @@ const JWKS_FETCH_TIMEOUT: DurationSetting = DurationSetting {
     min: Duration::from_millis(1),
     max: Duration::from_secs(60),
 };
+/// A year is what HSTS preload lists ask for; less than a day protects little.
+const HSTS_MAX_AGE: DurationSetting = DurationSetting {
+    name: "HSTS_MAX_AGE",
+    example: "1y",
+    min: Duration::from_secs(24 * 60 * 60),
+    max: Duration::from_secs(2 * 366 * 24 * 60 * 60),
+};
 const JWT_LEEWAY: DurationSetting = DurationSetting {
     name: "JWT_LEEWAY",
     example: "5s",
@@ -287,6 +305,7 @@ impl Config {
         )?;
         let audience = set(&self.auth0_audience).ok_or(ConfigError::NoAudience)?;
         let addr = set(&self.api_addr).unwrap_or("127.0.0.1:3001");
+        let jwks = self.jwks_settings(source)?;
         Ok(Settings {
             addr: addr
                 .parse()
@@ -302,9 +321,25 @@ impl Config {
                     .map_err(|_| ConfigError::BadSessionStorage(text.to_owned()))?,
                 None => SessionStorage::default(),
             },
-            jwks: self.jwks_settings(source)?,
             validation: self.validation_settings(issuer, audience)?,
+            hsts: self.hsts()?,
+            limits: ServerLimits {
+                request_timeout: jwks.fetch_timeout + Duration::from_secs(5),
+                ..ServerLimits::default()
+            },
+            jwks,
         })
+    }
+
+    fn hsts(&self) -> Result<Option<HeaderValue>, ConfigError> {
+        let Some(text) = set(&self.hsts_max_age) else {
+            return Ok(None);
+        };
+        let max_age = HSTS_MAX_AGE.parse(Some(text), Duration::ZERO, Duration::MAX)?;
+        let value = format!("max-age={}", max_age.as_secs());
+        Ok(Some(
+            HeaderValue::from_str(&value).expect("digits are a header value"),
+        ))
     }
 
     fn jwks_settings(&self, source: KeySource) -> Result<JwksSettings, ConfigError> {
@@ -606,6 +641,21 @@ mod tests {
         assert_eq!(settings.jwks.fetch_timeout, Duration::from_secs(5));
         assert_eq!(settings.validation.leeway, Duration::from_secs(5));
         assert_eq!(settings.validation.cache_size, 10_000);
+        assert_eq!(settings.hsts, None);
+        assert_eq!(settings.limits.request_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn hsts_is_sent_only_when_asked_for() {
+        let settings = config(&with(&["--hsts-max-age", "1y"])).settings().unwrap();
+        assert_eq!(settings.hsts.unwrap(), "max-age=31557600");
+        assert!(matches!(
+            error_of(&with(&["--hsts-max-age", "5m"])),
+            DurationOutOfRange {
+                name: "HSTS_MAX_AGE",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -622,6 +672,7 @@ mod tests {
             "--token-cache-size",
             "--auth0-client-id",
             "--jwks-url",
+            "--hsts-max-age",
         ]
         .into_iter()
         .flat_map(|flag| [flag, " "])

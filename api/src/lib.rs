@@ -17,8 +17,8 @@ use axum::extract::FromRef;
 use shared::AuthConfig;
 
 pub use error::{ApiError, REALM};
-pub use routes::content_security_policy;
-pub use server::{app, serve};
+pub use routes::{PERMISSIONS_POLICY, content_security_policy};
+pub use server::{ServerLimits, app, serve, serve_app};
 
 use crate::auth::{JwksCache, TokenValidator};
 use crate::config::Settings;

@@ -19,16 +19,19 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 /// A browser: keeps cookies, does not follow redirects (the tests look at them).
 struct Browser {
     client: reqwest::Client,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
     tenant: RunningTenant,
 }
 
 async fn browser() -> Browser {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     Browser {
         client: reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
+        jar,
         tenant: DevTenant::spawn().await,
     }
 }
@@ -439,6 +442,10 @@ async fn bad_requests_are_redirected_back_with_an_error() {
             with(code_flow("s"), "code_challenge_method", "plain"),
             "invalid_request",
         ),
+        (
+            with(implicit("s"), "nonce", &"n".repeat(4097)),
+            "invalid_request",
+        ),
     ] {
         let response = b.authorize(&params).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{params:?}");
@@ -556,6 +563,104 @@ async fn refresh_tokens_rotate() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(error["error"], "invalid_grant");
+    // The reuse revoked the whole family: the token the first refresh gave is dead too.
+    let successor = renewed["refresh_token"].as_str().unwrap();
+    let (status, error) = b
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", SPA),
+            ("refresh_token", successor),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
+    assert_eq!(error["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_parameter_sent_twice_is_refused() {
+    let b = browser().await;
+    let location = b
+        .log_in(&code_flow("s"), "reader@example.com", "reader")
+        .await;
+    let code = answer(&location)["code"].clone();
+    let (status, error) = b
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", SPA),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER),
+            ("code_verifier", &"x".repeat(43)),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["error"], "invalid_request");
+    let mut twice = implicit("s");
+    twice.push(("state", "t".into()));
+    let page = b.authorize(&twice).await;
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert!(page.headers().get(LOCATION).is_none());
+}
+
+#[tokio::test]
+async fn a_login_with_prompt_login_ends_the_previous_session() {
+    let b = browser().await;
+    b.log_in(&implicit("s"), "reader@example.com", "reader")
+        .await;
+    let old_cookie = session_cookie(&b).await;
+    let forced = b.authorize(&with(implicit("t"), "prompt", "login")).await;
+    let csrf = form_csrf(&forced.text().await.unwrap());
+    let back = b.submit(&csrf, "guest@example.com", "guest", "login").await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    // The browser that still holds the old cookie is not logged in any more.
+    let stale = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let silent = stale
+        .get(b.url("authorize"))
+        .query(&with(implicit("u"), "prompt", "none"))
+        .header("cookie", old_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer(&location(&silent))["error"], "login_required");
+}
+
+/// The session cookie the tenant set in `b`, as a `Cookie` header value.
+async fn session_cookie(b: &Browser) -> String {
+    use reqwest::cookie::CookieStore as _;
+    let url = b.url("").parse().unwrap();
+    let cookies = b.jar.cookies(&url).expect("cookies");
+    cookies
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .find(|c| c.starts_with("devtenant_session="))
+        .expect("a session cookie")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_login_form_accepts_a_few_wrong_passwords_only() {
+    let b = browser().await;
+    let page = b.authorize(&implicit("s")).await;
+    let csrf = form_csrf(&page.text().await.unwrap());
+    for _ in 1..5 {
+        let again = b
+            .submit(&csrf, "reader@example.com", "wrong", "login")
+            .await;
+        assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    }
+    let blocked = b
+        .submit(&csrf, "reader@example.com", "wrong", "login")
+        .await;
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The transaction is over: even the right password needs a new login.
+    let late = b
+        .submit(&csrf, "reader@example.com", "reader", "login")
+        .await;
+    assert_eq!(late.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -666,6 +771,10 @@ async fn userinfo_takes_the_jwt_access_token_and_refuses_others() {
         .unwrap();
     assert_eq!(profile["sub"], "auth0|reader");
     assert_eq!(profile["nickname"], "ada");
+    assert_eq!(
+        b.userinfo(&answer["access_token"]).await.headers()["cache-control"],
+        "no-store"
+    );
     for bad in [answer["id_token"].as_str(), "garbage", "a.b.c"] {
         let response = b.userinfo(bad).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{bad}");

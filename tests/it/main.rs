@@ -10,4 +10,5 @@
 mod api;
 mod cache;
 mod jwks;
+mod server;
 mod tenant;

@@ -13,7 +13,7 @@ use axum::Router;
 use crate::AppState;
 use crate::error::ApiError;
 
-pub use spa::content_security_policy;
+pub use spa::{PERMISSIONS_POLICY, content_security_policy};
 
 /// Every route; the built SPA as the fallback when `spa_dir` is set.
 pub fn router(spa_dir: Option<&Path>, issuer: &str) -> Router<AppState> {

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use axum::Router;
-use axum::http::HeaderValue;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY};
+use axum::http::{HeaderName, HeaderValue};
 use tower::ServiceBuilder;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -27,6 +27,12 @@ pub fn content_security_policy(issuer: &str) -> String {
     )
 }
 
+/// No window that opened the SPA keeps a handle on it (and none it opens on its opener).
+const CROSS_ORIGIN_OPENER_POLICY: &str = "same-origin";
+
+/// Powerful features the SPA never uses, off for it and anything it could embed.
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()";
+
 /// Adds the SPA to `router` as its fallback.
 pub fn serve_from(router: Router<AppState>, dir: &Path, issuer: &str) -> Router<AppState> {
     let csp = HeaderValue::from_str(&content_security_policy(issuer))
@@ -37,6 +43,14 @@ pub fn serve_from(router: Router<AppState>, dir: &Path, issuer: &str) -> Router<
             CONTENT_SECURITY_POLICY,
             csp,
         ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static(CROSS_ORIGIN_OPENER_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static(PERMISSIONS_POLICY),
+        ))
         // Revalidate every time: file names carry no hash, and a new build must show at once.
         .layer(SetResponseHeaderLayer::overriding(
             CACHE_CONTROL,
@@ -44,4 +58,30 @@ pub fn serve_from(router: Router<AppState>, dir: &Path, issuer: &str) -> Router<
         ))
         .service(files);
     router.fallback_service(service)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `trunk serve` (the live-rebuild workflow) must send what the API sends with the SPA.
+    #[test]
+    fn trunk_serve_sends_the_same_headers_as_the_api() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../Trunk.toml");
+        let trunk: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+        let headers = trunk["serve"]["headers"].as_table().unwrap();
+        let header = |name: &str| headers[name].as_str().unwrap().to_owned();
+        assert_eq!(
+            header("content-security-policy"),
+            content_security_policy("http://127.0.0.1:4010/")
+        );
+        assert_eq!(
+            header("cross-origin-opener-policy"),
+            CROSS_ORIGIN_OPENER_POLICY
+        );
+        assert_eq!(header("permissions-policy"), PERMISSIONS_POLICY);
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("x-frame-options"), "DENY");
+        assert_eq!(header("referrer-policy"), "no-referrer");
+    }
 }

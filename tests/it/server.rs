@@ -1,0 +1,160 @@
+//! The server's manners with slow, greedy or hostile clients, over raw sockets: a trickled
+//! request head is cut off while others are served, oversized heads get 431, connections are
+//! bounded, slow answers time out; and the headers the SPA's pages carry.
+
+use std::time::{Duration, Instant};
+
+use integration_tests::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn addr(app: &TestApp) -> String {
+    app.base.trim_start_matches("http://").to_owned()
+}
+
+/// Everything the server sends until it closes the connection (or 10 s pass).
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer));
+    let _ = read.await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_request_head_is_cut_off_while_others_are_served() {
+    let app = TestApp::builder()
+        .settings(|s| s.limits.header_read_timeout = Duration::from_secs(1))
+        .spawn()
+        .await;
+    let mut slow = TcpStream::connect(addr(&app)).await.unwrap();
+    slow.write_all(b"GET /api/public HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let trickle = async {
+        // One byte every 100 ms, for as long as the server lets it.
+        while slow.write_all(b"X").await.is_ok() && started.elapsed() < Duration::from_secs(10) {
+            let mut byte = [0u8; 1];
+            let closed = tokio::time::timeout(Duration::from_millis(100), slow.read(&mut byte));
+            if let Ok(Ok(0) | Err(_)) = closed.await {
+                break;
+            }
+        }
+        started.elapsed()
+    };
+    let others = async {
+        let mut served = 0;
+        while started.elapsed() < Duration::from_millis(900) {
+            assert_eq!(app.get("/api/public", None).await.status(), 200);
+            served += 1;
+        }
+        served
+    };
+    let (cut_after, served) = tokio::join!(trickle, others);
+    assert!(
+        cut_after >= Duration::from_millis(900) && cut_after < Duration::from_secs(3),
+        "cut off after {cut_after:?}"
+    );
+    assert!(served > 0);
+}
+
+#[tokio::test]
+async fn a_request_head_over_64_kib_gets_431() {
+    let app = TestApp::spawn().await;
+    for size in [70 * 1024, 200 * 1024] {
+        let mut stream = TcpStream::connect(addr(&app)).await.unwrap();
+        let head = format!(
+            "GET /api/public HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(size)
+        );
+        // The server may close before reading it all: what it said first is what counts.
+        let _ = stream.write_all(head.as_bytes()).await;
+        let answer = read_to_close(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{size}: {answer}");
+    }
+    let fine = app
+        .client
+        .get(format!("{}/api/public", app.base))
+        .header("x-fine", "a".repeat(32 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.status(), 200);
+}
+
+#[tokio::test]
+async fn connections_past_the_bound_wait_until_one_closes() {
+    let app = TestApp::builder()
+        .settings(|s| {
+            s.limits.max_connections = 2;
+            s.limits.header_read_timeout = Duration::from_secs(1);
+        })
+        .spawn()
+        .await;
+    let idle = [
+        TcpStream::connect(addr(&app)).await.unwrap(),
+        TcpStream::connect(addr(&app)).await.unwrap(),
+    ];
+    // Both slots are taken: a third client waits, and is served once the idle ones are cut
+    // off by the header-read timeout.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let third = reqwest::Client::new()
+        .get(format!("{}/api/public", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.status(), 200);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(5),
+        "served after {waited:?}"
+    );
+    drop(idle);
+}
+
+#[tokio::test]
+async fn a_request_not_answered_in_time_gets_503() {
+    let tenant = spawn_tenant(&[&KEY]).await;
+    tenant.set_jwks_delay(Duration::from_secs(3));
+    let app = TestApp::builder()
+        .settings(|s| s.limits.request_timeout = Duration::from_millis(500))
+        .spawn_for(tenant)
+        .await;
+    let started = Instant::now();
+    let answer = app.get("/api/private", Some(&app.token(&[]))).await;
+    assert_eq!(answer.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(answer.headers()["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn the_spa_is_served_with_its_isolation_headers_and_hsts_when_on_https() {
+    let dist = std::env::temp_dir().join(format!("spa-headers-{}", std::process::id()));
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>spa</title>").unwrap();
+    let app = TestApp::builder()
+        .settings(move |s| {
+            s.spa_dir = Some(dist);
+            s.hsts = Some("max-age=31536000".parse().unwrap());
+        })
+        .spawn()
+        .await;
+    let page = app.get("/ping", None).await;
+    let headers = page.headers();
+    assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
+    assert_eq!(headers["permissions-policy"], api::PERMISSIONS_POLICY);
+    assert_eq!(headers["strict-transport-security"], "max-age=31536000");
+    let api_answer = app.get("/api/public", None).await;
+    assert_eq!(
+        api_answer.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let plain = TestApp::spawn().await;
+    let answer = plain.get("/api/public", None).await;
+    assert!(answer.headers().get("strict-transport-security").is_none());
+}
