@@ -17,7 +17,8 @@ use crate::auth::TokenRejection;
 /// The realm named in `WWW-Authenticate` challenges.
 pub const REALM: &str = "api";
 
-/// How long a client is asked to wait when the tenant's keys cannot be had.
+/// How long a client is asked to wait when the tenant's keys cannot be had, or an answer did
+/// not come in time.
 const KEYS_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub enum ApiError {
     KeyNotFetchableYet(Duration),
     /// `/readyz` before the tenant's keys are loaded: 503.
     NotReady,
+    /// The request was not answered within the request timeout: 503.
+    RequestTimeout,
     /// No such endpoint: 404.
     NotFound,
     /// `/auth_config.json` without a client ID to hand out: 404.
@@ -60,9 +63,10 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            ApiError::KeysUnavailable | ApiError::KeyNotFetchableYet(_) | ApiError::NotReady => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::KeysUnavailable
+            | ApiError::KeyNotFetchableYet(_)
+            | ApiError::NotReady
+            | ApiError::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound | ApiError::NotConfigured => StatusCode::NOT_FOUND,
         }
     }
@@ -74,9 +78,9 @@ impl ApiError {
             ApiError::Credentials(_) | ApiError::TokenInQuery => "missing_token",
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::InsufficientScope(_) => "insufficient_scope",
-            ApiError::KeysUnavailable | ApiError::KeyNotFetchableYet(_) => {
-                "temporarily_unavailable"
-            }
+            ApiError::KeysUnavailable
+            | ApiError::KeyNotFetchableYet(_)
+            | ApiError::RequestTimeout => "temporarily_unavailable",
             ApiError::NotReady => "not_ready",
             ApiError::NotFound => "not_found",
             ApiError::NotConfigured => "not_configured",
@@ -106,6 +110,7 @@ impl ApiError {
             ApiError::KeysUnavailable
             | ApiError::KeyNotFetchableYet(_)
             | ApiError::NotReady
+            | ApiError::RequestTimeout
             | ApiError::NotFound
             | ApiError::NotConfigured => return None,
         };
@@ -136,6 +141,9 @@ impl fmt::Display for ApiError {
             ApiError::NotReady => f.write_str(
                 "Not ready: the tenant's signing keys are not loaded yet, so private endpoints answer 503.",
             ),
+            ApiError::RequestTimeout => {
+                f.write_str("The API could not answer in time. Try again shortly.")
+            }
             ApiError::NotFound => f.write_str(
                 "No such endpoint: try /api/public, /api/private or /api/private-scoped.",
             ),
@@ -171,7 +179,7 @@ impl ApiError {
     /// How long a client should wait before trying again, for answers that say so.
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            ApiError::KeysUnavailable => Some(KEYS_RETRY_AFTER),
+            ApiError::KeysUnavailable | ApiError::RequestTimeout => Some(KEYS_RETRY_AFTER),
             ApiError::KeyNotFetchableYet(wait) => Some(*wait),
             _ => None,
         }

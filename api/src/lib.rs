@@ -3,8 +3,9 @@
 //!
 //! Read in this order: [`config`] (the settings, checked once at startup), [`auth`] (who may
 //! call what: the extractor, token validation, the tenant's keys), [`ApiError`] (every error
-//! answer), then [`app`] (the routes and the layers around them) and [`serve`].
+//! answer), then [`app`] (the routes and what wraps them) and [`serve`] (the server's limits).
 
+mod app;
 pub mod auth;
 pub mod config;
 mod error;
@@ -16,9 +17,10 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use shared::AuthConfig;
 
+pub use app::app;
 pub use error::{ApiError, REALM};
 pub use routes::{PERMISSIONS_POLICY, content_security_policy};
-pub use server::{ServerLimits, app, serve, serve_app};
+pub use server::{HttpService, ServerLimits, serve, serve_app};
 
 use crate::auth::{JwksCache, TokenValidator};
 use crate::config::Settings;

@@ -160,12 +160,26 @@ fn dotenv_is_read_and_sigterm_shuts_down_gracefully() {
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     stream
-        .write_all(b"GET /api/public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /api/public?access_token=secret-in-query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-in-header\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("Hello from a public endpoint!"));
+
+    // The access log (on at the default level) has the request, by its path only.
+    let logged = loop {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "no access log line"
+        );
+        if line.contains("/api/public") {
+            break line.clone();
+        }
+    };
+    assert!(logged.contains("status=200"), "{logged}");
+    assert!(!logged.contains("secret"), "{logged}");
 
     let pid = child.id().to_string();
     assert!(

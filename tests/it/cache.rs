@@ -148,3 +148,33 @@ async fn refetching_an_unchanged_key_set_keeps_the_generation_and_the_cache() {
     validator.validate(&rotated).await.unwrap();
     assert_ne!(validator.jwks().generation(), generation);
 }
+
+#[tokio::test]
+async fn a_connections_memo_holds_only_what_validation_would_let_through_now() {
+    use api::auth::ConnectionMemo;
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let validator = validator(&tenant, 100, Duration::from_millis(30));
+    let memo = ConnectionMemo::default();
+    let iss = tenant.issuer();
+    let soon = KEY.sign(&access_claims(iss, &[("exp", json!(now() + 2))]));
+    let junk = ATTACKER_KEY.sign_with_header(
+        &json!({"alg": "RS256", "kid": KEY.kid()}),
+        &access_claims(iss, &[]),
+    );
+    assert!(validator.validate_on(&soon, Some(&memo)).await.is_ok());
+    assert!(validator.validate_on(&soon, Some(&memo)).await.is_ok());
+    // A refused token does not displace it, nor is it let through because of it.
+    assert!(validator.validate_on(&junk, Some(&memo)).await.is_err());
+    assert!(validator.validate_on(&soon, Some(&memo)).await.is_ok());
+    // Expired: refused, memo or not (JWT_LEEWAY is 5 s by default).
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(validator.validate_on(&soon, Some(&memo)).await.is_err());
+    // A rotation that removes its key: refused too.
+    let good = KEY.sign(&access_claims(iss, &[]));
+    assert!(validator.validate_on(&good, Some(&memo)).await.is_ok());
+    tenant.set_keys(vec![ROTATED_KEY.clone()]);
+    let rotated = ROTATED_KEY.sign(&access_claims(iss, &[]));
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    assert!(validator.validate(&rotated).await.is_ok());
+    assert!(validator.validate_on(&good, Some(&memo)).await.is_err());
+}

@@ -17,22 +17,31 @@ use crate::servers::{
 };
 use crate::{root, step};
 
-const ENDPOINTS: [&str; 3] = ["/api/public", "/api/private", "/api/private-scoped"];
 const CONNECTIONS: [u32; 3] = [16, 64, 256];
 const SECONDS_PER_RUN: u32 = 2;
-/// Rounds per row, interleaving the endpoints; the row is the median round. Two cores shared
-/// by wrk and the API make single runs vary by ±15 %.
+/// Rounds per row, interleaving the servers and endpoints; the row is the median round. Two
+/// cores shared by wrk and the server make single runs vary by ±15 %.
 const ROUNDS: usize = 5;
 /// The API's default, which the storm is bounded by.
 const REFETCH_COOLDOWN: Duration = Duration::from_secs(10);
 
+/// One measured run of wrk against one target.
 struct Run {
-    endpoint: &'static str,
+    target: &'static str,
     connections: u32,
     requests_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
     cpu_us_per_request: f64,
+}
+
+/// What wrk is pointed at: a server process and a path.
+#[derive(Clone)]
+struct Target {
+    name: &'static str,
+    addr: String,
+    pid: u32,
+    path: &'static str,
 }
 
 /// A process stopped when dropped.
@@ -48,6 +57,18 @@ impl Drop for Process {
 pub fn bench() -> Result<(), String> {
     ensure_wrk()?;
     let bin_dir = build_servers(Profile::Release)?;
+    step(
+        "building the floor (api/examples/floor.rs)",
+        crate::cargo().args([
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "api",
+            "--example",
+            "floor",
+        ]),
+    )?;
     let (child, tenant) = start_tenant(&bin_dir, &free_port()?)?;
     let _tenant = Process(child);
     let token = tenant.machine_token()?;
@@ -70,15 +91,9 @@ struct Servers<'a> {
     token: &'a str,
 }
 
-/// One API process, stopped when dropped.
-struct Api {
-    process: Process,
-    addr: String,
-}
-
 impl Servers<'_> {
     /// A fresh API against the tenant, with its defaults but the token cache size.
-    fn start_api(&self, cache_size: &str) -> Result<Api, String> {
+    fn start_api(&self, cache_size: &str) -> Result<(Process, String), String> {
         let addr = free_port()?;
         let child = Command::new(self.bin_dir.join("api"))
             .current_dir(root())
@@ -88,10 +103,18 @@ impl Servers<'_> {
             .env("TOKEN_CACHE_SIZE", cache_size)
             .spawn()
             .map_err(|e| format!("cannot start the API: {e}"))?;
-        Ok(Api {
-            process: Process(child),
-            addr,
-        })
+        Ok((Process(child), addr))
+    }
+
+    /// The floor: a bare axum server answering `/api/public` (`api/examples/floor.rs`).
+    fn start_floor(&self) -> Result<(Process, String), String> {
+        let addr = free_port()?;
+        let child = Command::new(self.bin_dir.join("examples").join("floor"))
+            .arg(&addr)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the floor server: {e}"))?;
+        Ok((Process(child), addr))
     }
 
     fn jwks_fetches(&self) -> Result<u64, String> {
@@ -101,8 +124,8 @@ impl Servers<'_> {
     /// 100 concurrent first requests on a fresh API: time, answers, JWKS fetches.
     fn cold_start(&self) -> Result<ColdStart, String> {
         let before = self.jwks_fetches()?;
-        let api = self.start_api("10000")?;
-        let (time, ok) = cold_start(&api.addr, self.token)?;
+        let (_api, addr) = self.start_api("10000")?;
+        let (time, ok) = cold_start(&addr, self.token)?;
         Ok(ColdStart {
             time,
             ok,
@@ -110,41 +133,55 @@ impl Servers<'_> {
         })
     }
 
-    /// Every endpoint at every concurrency, interleaved rounds; then the unknown-kid storm
-    /// on the same warm API.
+    /// The floor and the API's three endpoints at every concurrency, in interleaved rounds;
+    /// then the unknown-kid storm on the same warm API.
     fn throughput(&self) -> Result<Report, String> {
-        let api = self.start_api("10000")?;
-        wait_until_answering(&api.addr, "/healthz", Duration::from_secs(30))?;
-        let pid = api.process.0.id();
-        let (mut runs, mut paired_ratios, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
+        let (floor, floor_addr) = self.start_floor()?;
+        let (api, api_addr) = self.start_api("10000")?;
+        wait_until_answering(&floor_addr, "/api/public", Duration::from_secs(30))?;
+        wait_until_answering(&api_addr, "/healthz", Duration::from_secs(30))?;
+        let on = |name, addr: &str, pid, path| Target {
+            name,
+            addr: addr.to_owned(),
+            pid,
+            path,
+        };
+        let (floor_pid, api_pid) = (floor.0.id(), api.0.id());
+        let targets = [
+            on("floor /api/public", &floor_addr, floor_pid, "/api/public"),
+            on("/api/public", &api_addr, api_pid, "/api/public"),
+            on("/api/private", &api_addr, api_pid, "/api/private"),
+            on(
+                "/api/private-scoped",
+                &api_addr,
+                api_pid,
+                "/api/private-scoped",
+            ),
+        ];
+        let mut report = Report::default();
         for connections in CONNECTIONS {
-            reset_peak_rss(pid);
-            let rounds = self.rounds(&api.addr, pid, connections)?;
-            paired_ratios.push((connections, paired_ratio(&rounds[0], &rounds[2])));
-            runs.extend(rounds.into_iter().map(median));
-            peaks.push((connections, peak_rss_kib(pid)?));
+            reset_peak_rss(api_pid);
+            let rounds = self.rounds(&targets, connections)?;
+            report.add(connections, rounds);
+            report.peaks.push((connections, peak_rss_kib(api_pid)?));
         }
         let before = self.jwks_fetches()?;
-        let (requests, elapsed) = unknown_kid_storm(&api.addr)?;
-        let storm = Storm {
+        let (requests, elapsed) = unknown_kid_storm(&api_addr)?;
+        report.storm = Storm {
             requests,
             elapsed,
             fetches: self.jwks_fetches()? - before,
         };
-        Ok(Report {
-            runs,
-            paired_ratios,
-            peaks,
-            storm,
-        })
+        Ok(report)
     }
 
-    /// [`ROUNDS`] rounds of every endpoint in turn, so the machine's drift spreads evenly.
-    fn rounds(&self, addr: &str, pid: u32, connections: u32) -> Result<Vec<Vec<Run>>, String> {
-        let mut rounds: Vec<Vec<Run>> = ENDPOINTS.iter().map(|_| Vec::new()).collect();
+    /// [`ROUNDS`] rounds of every target in turn, so the machine's drift spreads evenly: for
+    /// each target, its run of each round.
+    fn rounds(&self, targets: &[Target], connections: u32) -> Result<Vec<Vec<Run>>, String> {
+        let mut rounds: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
         for _ in 0..ROUNDS {
-            for (i, endpoint) in ENDPOINTS.into_iter().enumerate() {
-                rounds[i].push(measure(addr, pid, endpoint, self.token, connections)?);
+            for (i, target) in targets.iter().enumerate() {
+                rounds[i].push(measure(target, self.token, connections)?);
             }
         }
         Ok(rounds)
@@ -152,25 +189,22 @@ impl Servers<'_> {
 
     /// What the cache saves: the scoped endpoint with every request paying the RSA check.
     fn cache_off(&self) -> Result<Run, String> {
-        let api = self.start_api("0")?;
-        wait_until_answering(&api.addr, "/healthz", Duration::from_secs(30))?;
-        let pid = api.process.0.id();
-        let run = measure(&api.addr, pid, "/api/private-scoped", self.token, 64)?;
-        Ok(Run {
-            endpoint: "/api/private-scoped (cache off)",
-            ..run
-        })
+        let (api, addr) = self.start_api("0")?;
+        wait_until_answering(&addr, "/healthz", Duration::from_secs(30))?;
+        let target = Target {
+            name: "/api/private-scoped (cache off)",
+            addr,
+            pid: api.0.id(),
+            path: "/api/private-scoped",
+        };
+        measure(&target, self.token, 64)
     }
 }
 
-/// private-scoped / public, round by round: the two runs of a round are adjacent in time, so
-/// the machine's drift cancels out of their ratio. The median of the rounds' ratios.
-fn paired_ratio(public: &[Run], scoped: &[Run]) -> f64 {
-    let mut ratios: Vec<f64> = public
-        .iter()
-        .zip(scoped)
-        .map(|(public, scoped)| scoped.requests_per_sec / public.requests_per_sec)
-        .collect();
+/// `b / a`, round by round: the two runs of a round are adjacent in time, so the machine's
+/// drift cancels out of their ratio. The median of the rounds' ratios.
+fn paired_ratio(a: &[Run], b: &[Run], value: impl Fn(&Run) -> f64) -> f64 {
+    let mut ratios: Vec<f64> = a.iter().zip(b).map(|(a, b)| value(b) / value(a)).collect();
     ratios.sort_by(f64::total_cmp);
     ratios[ratios.len() / 2]
 }
@@ -181,6 +215,7 @@ struct ColdStart {
     fetches: u64,
 }
 
+#[derive(Default)]
 struct Storm {
     requests: usize,
     elapsed: Duration,
@@ -282,19 +317,13 @@ fn unknown_kid_storm(api_addr: &str) -> Result<(usize, Duration), String> {
     Ok((sent, started.elapsed()))
 }
 
-/// One row: a short warm-up, then a measured run with the API's CPU time per request.
-fn measure(
-    addr: &str,
-    pid: u32,
-    endpoint: &'static str,
-    token: &str,
-    connections: u32,
-) -> Result<Run, String> {
+/// One run: a short warm-up, then a measured run with the server's CPU time per request.
+fn measure(target: &Target, token: &str, connections: u32) -> Result<Run, String> {
     // Warm-up: connections, caches, the JWKS.
-    wrk(addr, endpoint, token, connections, 1)?;
-    let cpu_before = cpu_ticks(pid)?;
-    let (requests, mut run) = wrk(addr, endpoint, token, connections, SECONDS_PER_RUN)?;
-    let cpu = cpu_ticks(pid)? - cpu_before;
+    wrk(target, token, connections, 1)?;
+    let cpu_before = cpu_ticks(target.pid)?;
+    let (requests, mut run) = wrk(target, token, connections, SECONDS_PER_RUN)?;
+    let cpu = cpu_ticks(target.pid)? - cpu_before;
     run.cpu_us_per_request = cpu as f64 * 1e6 / ticks_per_second() / requests.max(1) as f64;
     Ok(run)
 }
@@ -306,13 +335,7 @@ fn median(mut rounds: Vec<Run>) -> Run {
 }
 
 /// Runs wrk; returns the request count and the run's figures.
-fn wrk(
-    addr: &str,
-    endpoint: &'static str,
-    token: &str,
-    connections: u32,
-    seconds: u32,
-) -> Result<(u64, Run), String> {
+fn wrk(target: &Target, token: &str, connections: u32, seconds: u32) -> Result<(u64, Run), String> {
     let output = Command::new("wrk")
         .args([
             "-t1",
@@ -321,12 +344,13 @@ fn wrk(
             "--latency",
         ])
         .args(["-H", &format!("Authorization: Bearer {token}")])
-        .arg(format!("http://{addr}{endpoint}"))
+        .arg(format!("http://{}{}", target.addr, target.path))
         .output()
         .map_err(|e| format!("wrk: {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     if text.contains("Non-2xx") {
-        return Err(format!("{endpoint} answered errors under load:\n{text}"));
+        let name = target.name;
+        return Err(format!("{name} answered errors under load:\n{text}"));
     }
     let value_after = |label: &str| {
         text.lines().find_map(|line| {
@@ -343,7 +367,7 @@ fn wrk(
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| format!("wrk printed no request count:\n{text}"))?;
     let run = Run {
-        endpoint,
+        target: target.name,
         connections,
         requests_per_sec: value_after("Requests/sec:")
             .and_then(|v| v.parse().ok())
@@ -411,66 +435,115 @@ fn peak_rss_kib(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| "no VmHWM in /proc/PID/status".to_owned())
 }
 
-/// What the bench measured on one warm API.
+/// What the bench measured.
+#[derive(Default)]
 struct Report {
+    /// The median run of each target at each concurrency, then the cache-off run.
     runs: Vec<Run>,
-    paired_ratios: Vec<(u32, f64)>,
+    /// `(connections, target, req/s ÷ floor, CPU ÷ floor)`, paired round by round.
+    floor_ratios: Vec<(u32, &'static str, f64, f64)>,
+    /// `(connections, private-scoped ÷ public throughput)`, paired round by round.
+    scoped_ratios: Vec<(u32, f64)>,
     peaks: Vec<(u32, u64)>,
     storm: Storm,
 }
 
+/// Targets at 64 connections (issue 10): the API's CPU per request against the floor's.
+const PUBLIC_CPU_TARGET: f64 = 1.15;
+const SCOPED_CPU_TARGET: f64 = 1.25;
+/// Peak RSS under 256 connections, MiB.
+const RSS_TARGET_MIB: f64 = 16.0;
+
 impl Report {
+    /// One concurrency's rounds: the floor's first, then the API's public, private, scoped.
+    fn add(&mut self, connections: u32, rounds: Vec<Vec<Run>>) {
+        let floor = &rounds[0];
+        for runs in &rounds[1..] {
+            let rps = paired_ratio(floor, runs, |r| r.requests_per_sec);
+            let cpu = paired_ratio(floor, runs, |r| r.cpu_us_per_request);
+            self.floor_ratios
+                .push((connections, runs[0].target, rps, cpu));
+        }
+        let scoped = paired_ratio(&rounds[1], &rounds[3], |r| r.requests_per_sec);
+        self.scoped_ratios.push((connections, scoped));
+        self.runs.extend(rounds.into_iter().map(median));
+    }
+
+    fn versus_floor(&self, connections: u32, target: &str) -> Option<(f64, f64)> {
+        self.floor_ratios
+            .iter()
+            .find(|(c, t, ..)| *c == connections && *t == target)
+            .map(|(.., rps, cpu)| (*rps, *cpu))
+    }
+
     fn print(&self, cold: &ColdStart) {
-        let Report {
-            runs,
-            paired_ratios,
-            peaks,
-            storm,
-        } = self;
         let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
         println!("\n## API benchmark (cargo xtask bench)\n");
         println!(
-            "Release build, {cpus} CPUs shared by wrk (-t1) and the API, loopback; each row the median of {ROUNDS} interleaved {SECONDS_PER_RUN}-second runs; API with its defaults (token cache on); a machine token with read:messages.\n"
+            "Release builds, {cpus} CPUs shared by wrk (-t1) and the server, loopback; each row the median of {ROUNDS} interleaved {SECONDS_PER_RUN}-second runs, the ratios the median of each round's ratio to the floor run beside it. The floor is a bare axum server from the same crates (api/examples/floor.rs); the API runs with its defaults (token cache on) and a machine token with read:messages.\n"
         );
-        println!("| endpoint | conns | req/s | p50 ms | p99 ms | CPU µs/req |");
-        println!("|---|---:|---:|---:|---:|---:|");
-        for run in runs {
+        println!("| target | conns | req/s | ÷ floor | p50 ms | p99 ms | CPU µs/req | ÷ floor |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        for run in &self.runs {
+            let (rps, cpu) = match self.versus_floor(run.connections, run.target) {
+                Some((rps, cpu)) => (format!("{rps:.2}"), format!("{cpu:.2}")),
+                None => ("—".into(), "—".into()),
+            };
             println!(
-                "| `{}` | {} | {:.0} | {:.2} | {:.2} | {:.1} |",
-                run.endpoint,
+                "| `{}` | {} | {:.0} | {rps} | {:.2} | {:.2} | {:.1} | {cpu} |",
+                run.target,
                 run.connections,
                 run.requests_per_sec,
                 run.p50_ms,
                 run.p99_ms,
-                run.cpu_us_per_request
+                run.cpu_us_per_request,
             );
         }
         println!();
-        for (connections, ratio) in paired_ratios {
-            let find = |endpoint: &str| {
-                runs.iter()
-                    .find(|r| r.endpoint == endpoint && r.connections == *connections)
-            };
-            if let (Some(public), Some(scoped)) = (find("/api/public"), find("/api/private-scoped"))
-            {
+        self.print_targets();
+        self.print_jwks(cold);
+    }
+
+    fn print_targets(&self) {
+        let verdict = |met: bool| if met { "met" } else { "NOT met" };
+        for (target, limit) in [
+            ("/api/public", PUBLIC_CPU_TARGET),
+            ("/api/private-scoped", SCOPED_CPU_TARGET),
+        ] {
+            if let Some((_, cpu)) = self.versus_floor(64, target) {
                 println!(
-                    "- {connections} connections: private-scoped / public throughput = {ratio:.2} (median of the rounds' ratios), p99 {:+.2} ms",
-                    scoped.p99_ms - public.p99_ms
+                    "- 64 connections: {target} CPU per request = {cpu:.2} × the floor's (target ≤ {limit}: {})",
+                    verdict(cpu <= limit)
                 );
             }
         }
-        for (connections, kib) in peaks {
+        for (connections, ratio) in &self.scoped_ratios {
             println!(
-                "- peak RSS of the API under {connections} connections: {:.1} MiB",
-                *kib as f64 / 1024.0
+                "- {connections} connections: private-scoped / public throughput = {ratio:.2} (target ≥ 0.9 at 64: {})",
+                verdict(*ratio >= 0.9 || *connections != 64)
             );
         }
+        for (connections, kib) in &self.peaks {
+            let mib = *kib as f64 / 1024.0;
+            let note = match connections {
+                256 => format!(
+                    " (target ≤ {RSS_TARGET_MIB} MiB: {})",
+                    verdict(mib <= RSS_TARGET_MIB)
+                ),
+                _ => String::new(),
+            };
+            println!("- peak RSS of the API under {connections} connections: {mib:.1} MiB{note}");
+        }
+    }
+
+    fn print_jwks(&self, cold: &ColdStart) {
         println!(
             "- cold start: 100 concurrent first requests, {} answered 200 in {} ms, {} JWKS fetch(es)",
             cold.ok,
             cold.time.as_millis(),
             cold.fetches
         );
+        let storm = &self.storm;
         let bound = 1 + storm.elapsed.as_secs() / REFETCH_COOLDOWN.as_secs();
         println!(
             "- unknown-kid storm: {} tokens with made-up kids in {:.1} s, {} JWKS fetch(es) (bound by the {} s cooldown: {bound})",

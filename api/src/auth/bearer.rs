@@ -10,7 +10,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use shared::oauth::BearerError;
 
-use super::token::{AccessClaims, TokenValidator};
+use super::token::{AccessClaims, ConnectionMemo, TokenValidator};
 use crate::error::ApiError;
 
 /// A caller whose access token is valid: taking one as a handler argument makes the route
@@ -43,7 +43,11 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers, parts.uri.query())?;
         let validator = Arc::<TokenValidator>::from_ref(state);
-        let claims = validator.validate(token).await?;
+        // The server gives each connection a memo of its last token (see `serve`).
+        let connection = parts.extensions.get::<Arc<ConnectionMemo>>();
+        let claims = validator
+            .validate_on(token, connection.map(Arc::as_ref))
+            .await?;
         Ok(Self { claims })
     }
 }

@@ -15,4 +15,4 @@ pub use bearer::{AuthenticatedUser, bearer_token};
 pub use jwks::{JwksCache, JwksSettings, KeyError};
 pub use key_source::{KeySource, is_safe_to_fetch};
 pub use rejection::TokenRejection;
-pub use token::{AccessClaims, TokenValidator, ValidationSettings, checked_header};
+pub use token::{AccessClaims, ConnectionMemo, TokenValidator, ValidationSettings, checked_header};

@@ -7,7 +7,7 @@
 //! checked at every hit, and it is forgotten as soon as the tenant's key set changes. Only
 //! tokens that passed every check are remembered, so junk cannot fill the cache.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest::{SHA256, digest};
@@ -152,6 +152,27 @@ struct VerifiedToken {
     generation: u64,
 }
 
+/// The last token one connection sent, once verified. HTTP/1.1 clients send the same token on
+/// every request of a connection: comparing it costs less than hashing a kilobyte for the
+/// shared cache. What is remembered is what the shared cache holds, checked the same way.
+#[derive(Default)]
+pub struct ConnectionMemo(Mutex<Option<(Box<str>, Arc<VerifiedToken>)>>);
+
+impl ConnectionMemo {
+    fn recall(&self, token: &str) -> Option<Arc<VerifiedToken>> {
+        let last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match last.as_ref() {
+            Some((sent, verified)) if **sent == *token => Some(verified.clone()),
+            _ => None,
+        }
+    }
+
+    fn remember(&self, token: &str, verified: Arc<VerifiedToken>) {
+        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *last = Some((token.into(), verified));
+    }
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -198,29 +219,51 @@ impl TokenValidator {
     }
 
     pub async fn validate(&self, token: &str) -> Result<Arc<AccessClaims>, ApiError> {
+        self.validate_on(token, None).await
+    }
+
+    /// [`TokenValidator::validate`], for a request of a connection that remembers the last
+    /// token it sent: the same token again is recognized by comparing it, without hashing it
+    /// for the shared cache (the one cost left on a hit).
+    pub async fn validate_on(
+        &self,
+        token: &str,
+        connection: Option<&ConnectionMemo>,
+    ) -> Result<Arc<AccessClaims>, ApiError> {
         let Some(cache) = &self.verified else {
             return self.verify(token).await.map(|(claims, _)| Arc::new(claims));
         };
+        if let Some(hit) = connection.and_then(|memo| memo.recall(token))
+            && self.still_trusted(&hit)
+        {
+            return Ok(hit.claims.clone());
+        }
         let digest: TokenDigest = digest(&SHA256, token.as_bytes())
             .as_ref()
             .try_into()
             .expect("SHA-256 is 32 bytes");
-        if let Some(hit) = cache.get(&digest)
-            && hit.generation == self.jwks.generation()
-            && self.still_valid(&hit.claims)
-        {
-            return Ok(hit.claims.clone());
+        let verified = match cache.get(&digest) {
+            Some(hit) if self.still_trusted(&hit) => hit,
+            _ => {
+                let (claims, generation) = self.verify(token).await?;
+                let verified = Arc::new(VerifiedToken {
+                    claims: Arc::new(claims),
+                    generation,
+                });
+                cache.insert(digest, verified.clone());
+                verified
+            }
+        };
+        if let Some(memo) = connection {
+            memo.remember(token, verified.clone());
         }
-        let (claims, generation) = self.verify(token).await?;
-        let claims = Arc::new(claims);
-        cache.insert(
-            digest,
-            Arc::new(VerifiedToken {
-                claims: claims.clone(),
-                generation,
-            }),
-        );
-        Ok(claims)
+        Ok(verified.claims.clone())
+    }
+
+    /// Whether a token verified earlier would pass validation now: the key set it was
+    /// verified with is still the one, and its times still hold.
+    fn still_trusted(&self, verified: &VerifiedToken) -> bool {
+        verified.generation == self.jwks.generation() && self.still_valid(&verified.claims)
     }
 
     /// The time checks validation makes, for a token verified earlier.
