@@ -40,6 +40,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let stop = shutdown_signal();
     let addr = listener.local_addr().unwrap_or(settings.addr);
     tracing::info!(
         issuer = %settings.validation.issuer,
@@ -47,7 +48,7 @@ async fn main() -> ExitCode {
         keys = %settings.jwks.source,
         "API listening on http://{addr}"
     );
-    match api::serve(listener, settings, shutdown_signal()).await {
+    match api::serve(listener, settings, stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: the server stopped: {error}");
@@ -56,25 +57,38 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Ctrl-C or SIGTERM (what `docker stop` and Kubernetes send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM (what `docker stop` and Kubernetes send); requests under way finish first.
+///
+/// The handlers are installed when this is called, not when the future is first polled: the
+/// caller calls it before announcing that it listens, so a signal sent right after the banner
+/// finds them (else the default action kills the process mid-request).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let stop = {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn received(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        }
+        let terminate = received(signal(SignalKind::terminate()).ok());
+        let interrupt = received(signal(SignalKind::interrupt()).ok());
+        async move {
+            tokio::select! {
+                () = terminate => {},
+                () = interrupt => {},
+            }
         }
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    async move {
+        stop.await;
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -140,6 +140,7 @@ async fn serve(config: TenantConfig, data_dir: PathBuf) -> Result<(), String> {
     let listener = TcpListener::bind(listen).await.map_err(|e| {
         format!("cannot listen on {listen} ({e}): change tenant.listen in the tenant configuration")
     })?;
+    let stop = shutdown_signal();
     let users: Vec<String> = tenant
         .config()
         .users
@@ -152,26 +153,43 @@ async fn serve(config: TenantConfig, data_dir: PathBuf) -> Result<(), String> {
         users.join(", ")
     );
     tenant
-        .serve(listener, shutdown_signal())
+        .serve(listener, stop)
         .await
         .map_err(|e| format!("the tenant stopped: {e}"))
 }
 
-/// Ctrl-C or SIGTERM, as the API stops: the requests under way finish first.
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM (what `docker stop` and Kubernetes send); requests under way finish first.
+///
+/// The handlers are installed when this is called, not when the future is first polled: the
+/// caller calls it before announcing that it listens, so a signal sent right after the banner
+/// finds them (else the default action kills the process mid-request).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut signal) => signal.recv().await,
-            Err(_) => std::future::pending().await,
+    let stop = {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn received(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        let terminate = received(signal(SignalKind::terminate()).ok());
+        let interrupt = received(signal(SignalKind::interrupt()).ok());
+        async move {
+            tokio::select! {
+                () = terminate => {},
+                () = interrupt => {},
+            }
         }
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<Option<()>>();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = terminate => {},
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    async move {
+        stop.await;
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

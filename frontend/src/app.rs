@@ -2,7 +2,6 @@
 //! once the login settings are loaded.
 
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::auth::state::ConfigState;
 use crate::components::nav::Nav;
@@ -11,7 +10,7 @@ use crate::pages::{
     profile::ProfilePage,
 };
 use crate::provider::{AuthProvider, use_auth};
-use crate::route::Route;
+use crate::route::{Route, Router, use_navigator};
 
 #[derive(Properties, PartialEq)]
 pub struct AppProps {
@@ -24,10 +23,10 @@ pub struct AppProps {
 pub fn App(props: &AppProps) -> Html {
     html! {
         <AuthProvider>
-            <BrowserRouter>
+            <Router>
                 <Nav />
                 <main class="container"><Pages callback_answer={props.callback_answer.clone()} /></main>
-            </BrowserRouter>
+            </Router>
         </AuthProvider>
     }
 }
@@ -36,14 +35,7 @@ pub fn App(props: &AppProps) -> Html {
 #[component]
 fn Pages(props: &AppProps) -> Html {
     let auth = use_auth();
-    let answer = props.callback_answer.clone();
-    let switch = move |route: Route| match route {
-        Route::Home => html! { <HomePage /> },
-        Route::Ping => html! { <PingPage /> },
-        Route::Profile => html! { <ProfilePage /> },
-        Route::Callback => html! { <LoginCallbackPage answer={answer.clone()} /> },
-        Route::NotFound => html! { <NotFoundPage /> },
-    };
+    let route = use_navigator().route();
     match &auth.config {
         ConfigState::Loading => html! { <p class="muted">{ "Loading…" }</p> },
         ConfigState::Failed(error) => html! {
@@ -53,6 +45,14 @@ fn Pages(props: &AppProps) -> Html {
                 <p>{ "The API serves them at /auth_config.json. Is the API running, with AUTH0_CLIENT_ID set?" }</p>
             </div>
         },
-        ConfigState::Ready(_) => html! { <Switch<Route> render={switch} /> },
+        ConfigState::Ready(_) => match route {
+            Route::Home => html! { <HomePage /> },
+            Route::Ping => html! { <PingPage /> },
+            Route::Profile => html! { <ProfilePage /> },
+            Route::Callback => {
+                html! { <LoginCallbackPage answer={props.callback_answer.clone()} /> }
+            }
+            Route::NotFound => html! { <NotFoundPage /> },
+        },
     }
 }

@@ -29,6 +29,14 @@ pub fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
 
+/// A named moment on the page's timeline (`performance.mark`), for the browser tests to read:
+/// how long the first page and the login took, as the user waited for them.
+pub fn mark(name: &str) {
+    if let Some(performance) = window().performance() {
+        let _ = performance.mark(name);
+    }
+}
+
 /// 32 bytes from the browser's CSPRNG, base64url: for `state` and `nonce`.
 pub fn random_token() -> Result<String, String> {
     let mut bytes = [0u8; 32];
@@ -121,14 +129,37 @@ pub async fn send(request: RequestBuilder) -> Result<Response, String> {
         .abort_signal(Some(&signal))
         .send()
         .await
-        .map_err(|e| match signal.aborted() {
-            true => format!("no answer within {} s", FETCH_TIMEOUT_MS / 1000),
-            false => e.to_string(),
+        .map_err(|e| match (signal.aborted(), e) {
+            (true, _) => format!("no answer within {} s", FETCH_TIMEOUT_MS / 1000),
+            // What the browser said (e.g. "Failed to fetch"). Not `e.to_string()`: that
+            // would compile the printing of every error gloo-net has (serde_json's too) into
+            // the app, for a send that never parses JSON.
+            (false, gloo_net::Error::JsError(e)) => e.message,
+            (false, _) => "the browser could not send the request".to_owned(),
         })
 }
 
 /// GET `url` as JSON, optionally with a bearer token.
 pub async fn get_json<T: DeserializeOwned>(url: &str, bearer: Option<&str>) -> Result<T, String> {
+    get_ok(url, bearer)
+        .await?
+        .json()
+        .await
+        .map_err(|_| format!("{url} did not answer JSON"))
+}
+
+/// GET `url` (JSON), and the answer indented for a person to read: the browser's own JSON
+/// parser and printer do it, so none is compiled into the app for this.
+pub async fn get_json_pretty(url: &str, bearer: Option<&str>) -> Result<String, String> {
+    let text = get_ok(url, bearer).await?.text().await;
+    let not_json = || format!("{url} did not answer JSON");
+    let value = js_sys::JSON::parse(&text.map_err(|_| not_json())?).map_err(|_| not_json())?;
+    let pretty = js_sys::JSON::stringify_with_replacer_and_space(&value, &JsValue::NULL, &2.into());
+    pretty.ok().and_then(|s| s.as_string()).ok_or_else(not_json)
+}
+
+/// A GET answered with a 2xx.
+async fn get_ok(url: &str, bearer: Option<&str>) -> Result<Response, String> {
     let mut request = Request::get(url);
     if let Some(token) = bearer {
         request = request.header("Authorization", &format!("Bearer {token}"));
@@ -139,10 +170,7 @@ pub async fn get_json<T: DeserializeOwned>(url: &str, bearer: Option<&str>) -> R
     if !response.ok() {
         return Err(format!("{url} answered HTTP {}", response.status()));
     }
-    response
-        .json()
-        .await
-        .map_err(|_| format!("{url} did not answer JSON"))
+    Ok(response)
 }
 
 pub async fn load_auth_config() -> Result<AuthConfig, String> {
@@ -187,10 +215,22 @@ pub fn take_callback_answer() -> Option<String> {
         return None;
     }
     let answer = location.hash().unwrap_or_default();
-    if let Ok(history) = window().history() {
-        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(CALLBACK_PATH));
-    }
+    replace_path(CALLBACK_PATH);
     Some(answer.trim_start_matches('#').to_owned())
+}
+
+/// A new history entry for `path`, within the app.
+pub fn push_path(path: &str) {
+    if let Ok(history) = window().history() {
+        let _ = history.push_state_with_url(&JsValue::NULL, "", Some(path));
+    }
+}
+
+/// `path` in place of the current history entry.
+pub fn replace_path(path: &str) {
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(path));
+    }
 }
 
 /// Leaves the SPA for `url` (the tenant's login or logout).

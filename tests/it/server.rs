@@ -158,3 +158,49 @@ async fn the_spa_is_served_with_its_isolation_headers_and_hsts_when_on_https() {
     let answer = plain.get("/api/public", None).await;
     assert!(answer.headers().get("strict-transport-security").is_none());
 }
+
+/// Files named by their content are kept by the browser for a year without asking again; the
+/// page (and anything answered with it) is revalidated at every load, so a new build shows.
+#[tokio::test]
+async fn fingerprinted_assets_are_immutable_and_the_page_is_revalidated() {
+    let dist = std::env::temp_dir().join(format!("spa-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>spa</title>").unwrap();
+    std::fs::write(dist.join("frontend-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
+    std::fs::write(dist.join("style-0123456789abcdef.css"), "body{}").unwrap();
+    std::fs::write(dist.join("robots.txt"), "").unwrap();
+    let app = TestApp::builder()
+        .settings(move |s| s.spa_dir = Some(dist))
+        .spawn()
+        .await;
+    let cache_control = async |path: &str| {
+        let answer = app.get(path, None).await;
+        assert_eq!(answer.status(), 200, "{path}");
+        answer.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let immutable = "public, max-age=31536000, immutable";
+    assert_eq!(
+        cache_control("/frontend-0123456789abcdef_bg.wasm").await,
+        immutable
+    );
+    assert_eq!(
+        cache_control("/style-0123456789abcdef.css").await,
+        immutable
+    );
+    for revalidated in [
+        "/",
+        "/index.html",
+        "/ping",
+        "/robots.txt",
+        "/frontend-fedcba9876543210.js",
+    ] {
+        assert_eq!(
+            cache_control(revalidated).await,
+            "no-cache",
+            "{revalidated}"
+        );
+    }
+}

@@ -123,11 +123,13 @@ fn test() -> Result<(), String> {
     )?;
     // The end-to-end tests drive Chromium against the release build of the SPA.
     spa::build()?;
-    spa::report_size()?;
+    spa::check_size()?;
     tools::ensure_chromium()?;
     let mut counts = cargo_test(&["--workspace", "--all-targets", "--locked"])?;
-    if let Ok(figure) = std::fs::read_to_string(root().join("target/e2e/login-round-trip.txt")) {
-        print!("==> end-to-end: {figure}");
+    for figures in ["login-round-trip.txt", "timings.txt"] {
+        if let Ok(figure) = std::fs::read_to_string(root().join("target/e2e").join(figures)) {
+            print!("==> end-to-end (headless Chromium): {figure}");
+        }
     }
     smoke::smoke_test()?;
     counts.passed += 1;

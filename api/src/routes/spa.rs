@@ -4,8 +4,11 @@
 use std::path::Path;
 
 use axum::Router;
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY};
-use axum::http::{HeaderName, HeaderValue};
+use axum::extract::Request;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use tower::ServiceBuilder;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -51,13 +54,52 @@ pub fn serve_from(router: Router<AppState>, dir: &Path, issuer: &str) -> Router<
             HeaderName::from_static("permissions-policy"),
             HeaderValue::from_static(PERMISSIONS_POLICY),
         ))
-        // Revalidate every time: file names carry no hash, and a new build must show at once.
-        .layer(SetResponseHeaderLayer::overriding(
-            CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ))
+        .layer(axum::middleware::from_fn(cache_policy))
         .service(files);
     router.fallback_service(service)
+}
+
+/// Kept for a year and never revalidated: a file whose name carries its content's hash.
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+/// Revalidated at every load: `index.html` (whatever the path), so a new build shows at once.
+const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+
+/// What a browser may keep: files named by their content (Trunk's `filehash`) for good, the
+/// rest (the page itself, an answer for a missing file) never without asking.
+async fn cache_policy(request: Request, next: Next) -> Response {
+    let fingerprinted = is_fingerprinted(request.uri().path());
+    let mut response = next.run(request).await;
+    let keep = fingerprinted && response.status() == StatusCode::OK && !is_html(&response);
+    let policy = if keep { IMMUTABLE } else { REVALIDATE };
+    response.headers_mut().insert(CACHE_CONTROL, policy);
+    response
+}
+
+fn is_html(response: &Response) -> bool {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"))
+}
+
+/// A name as Trunk fingerprints it: `{stem}-{hash}` then an optional `_bg` (the wasm) and the
+/// extension, e.g. `frontend-0f1e2d3c4b5a6978_bg.wasm`, `style-…css`. The hash is a 64-bit
+/// number in hex without leading zeros: up to 16 digits, fewer now and then. Under 12 digits
+/// (one build in 65,536) the file is merely revalidated, and `my-cafe.css` is never kept.
+fn is_fingerprinted(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let Some((stem, _extension)) = name.rsplit_once('.') else {
+        return false;
+    };
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    match stem.rsplit_once('-') {
+        Some((base, hash)) => {
+            !base.is_empty()
+                && (12..=16).contains(&hash.len())
+                && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        }
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -83,5 +125,32 @@ mod tests {
         assert_eq!(header("x-content-type-options"), "nosniff");
         assert_eq!(header("x-frame-options"), "DENY");
         assert_eq!(header("referrer-policy"), "no-referrer");
+    }
+
+    #[test]
+    fn only_names_with_trunks_content_hash_are_fingerprinted() {
+        for name in [
+            "/frontend-0f1e2d3c4b5a6978_bg.wasm",
+            "/frontend-0f1e2d3c4b5a6978.js",
+            "/frontend-8c630842705e625_bg.wasm",
+            "/style-abcdef0123456789.css",
+            "/assets/init-abcdef0123456789.js",
+        ] {
+            assert!(is_fingerprinted(name), "{name}");
+        }
+        for name in [
+            "/",
+            "/index.html",
+            "/ping",
+            "/frontend.js",
+            "/frontend_bg.wasm",
+            "/-abcdef0123456789.js",
+            "/style-abcdef01234.css",
+            "/my-cafe.css",
+            "/style-abcdef012345678g.css",
+            "/abcdef0123456789",
+        ] {
+            assert!(!is_fingerprinted(name), "{name}");
+        }
     }
 }

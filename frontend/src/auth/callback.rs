@@ -2,7 +2,6 @@
 //! started must be pending and recent, and `state` must be its own, before a word of the
 //! answer is believed or shown.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -112,28 +111,28 @@ pub fn parse_callback(
     if pending.is_expired(now) {
         return Err(CallbackError::LoginExpired);
     }
-    let params: HashMap<String, String> = form_urlencoded::parse(answer.as_bytes())
+    let params: Vec<(String, String)> = form_urlencoded::parse(answer.as_bytes())
         .into_owned()
         .collect();
-    match params.get("state") {
+    // A handful of parameters: a scan, the first of a name winning.
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    match get("state") {
         Some(state) if constant_time_eq(state.as_bytes(), pending.state.as_bytes()) => {}
         _ => return Err(CallbackError::StateMismatch),
     }
-    if let Some(error) = params.get("error") {
+    if let Some(error) = get("error") {
         return Err(CallbackError::Denied {
             error: error.clone(),
-            description: params.get("error_description").cloned().unwrap_or_default(),
+            description: get("error_description").cloned().unwrap_or_default(),
         });
     }
     let part = |name: &str, what| {
-        params
-            .get(name)
+        get(name)
             .filter(|t| !t.is_empty())
             .cloned()
             .ok_or(CallbackError::Missing(what))
     };
-    let expires_at = params
-        .get("expires_in")
+    let expires_at = get("expires_in")
         .and_then(|e| e.parse::<u64>().ok())
         .and_then(|e| now.checked_add(e))
         .ok_or(CallbackError::Missing("valid expires_in"))?;

@@ -1,12 +1,11 @@
 //! The navigation bar: the app's name, Home, Ping, Profile, and Log In / Log Out.
 
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::components::gates::{LoggedIn, LoggedOut};
 use crate::components::login_button::LoginButton;
 use crate::provider::{use_auth, use_logout, use_session};
-use crate::route::Route;
+use crate::route::{Link, Route};
 
 #[component]
 pub fn Nav() -> Html {
@@ -16,10 +15,10 @@ pub fn Nav() -> Html {
     html! {
         <nav class="navbar">
             <span class="brand">{ "Rust Quickstart" }</span>
-            <Link<Route> to={Route::Home} classes="nav-link">{ "Home" }</Link<Route>>
-            <Link<Route> to={Route::Ping} classes="nav-link">{ "Ping" }</Link<Route>>
+            <Link to={Route::Home} classes="nav-link">{ "Home" }</Link>
+            <Link to={Route::Ping} classes="nav-link">{ "Ping" }</Link>
             <LoggedIn>
-                <Link<Route> to={Route::Profile} classes="nav-link">{ "Profile" }</Link<Route>>
+                <Link to={Route::Profile} classes="nav-link">{ "Profile" }</Link>
             </LoggedIn>
             <span class="spacer"></span>
             <LoggedIn>

@@ -8,8 +8,12 @@ pub const LOGGED_IN: &str =
     "You are logged in! You can now send authenticated requests to your server.";
 pub const LOGGED_OUT: &str = "You are not logged in! Please log in to continue.";
 
+/// The moment the first page a visitor sees is on screen (read by the browser tests).
+pub const RENDERED_MARK: &str = "home-rendered";
+
 #[component]
 pub fn HomePage() -> Html {
+    use_effect_with((), |_| crate::browser::mark(RENDERED_MARK));
     html! {
         <section>
             <h1>{ "Calling an API" }</h1>

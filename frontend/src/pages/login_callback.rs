@@ -3,14 +3,18 @@
 //! tab's login changes nothing and shows nothing of itself: a session in place stays.
 
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::auth::state::AuthAction;
 use crate::browser;
 use crate::components::login_button::LoginButton;
 use crate::login::finish_login;
 use crate::provider::use_auth;
-use crate::route::Route;
+use crate::route::{Route, use_navigator};
+
+/// When the app starts on the tenant's answer, and when that answer is verified and kept
+/// (read by the browser tests: the part of the login the app controls).
+pub const STARTED_MARK: &str = "callback-started";
+pub const VERIFIED_MARK: &str = "login-verified";
 
 #[derive(Properties, PartialEq)]
 pub struct LoginCallbackProps {
@@ -31,16 +35,18 @@ pub fn LoginCallbackPage(props: &LoginCallbackProps) -> Html {
                 return;
             };
             let logged_in = auth.live_session(browser::now_secs()).is_some();
-            let go = move |route: Route| {
-                if let Some(navigator) = &navigator {
-                    navigator.replace(&route);
-                }
-            };
+            let go = move |route: Route| navigator.replace(route);
+            browser::mark(STARTED_MARK);
             wasm_bindgen_futures::spawn_local(async move {
                 match finish_login(&config, &answer).await {
                     Ok((session, return_to)) => {
                         auth.dispatch(AuthAction::LoggedIn(session));
-                        go(Route::recognize(&return_to).unwrap_or(Route::Home));
+                        browser::mark(VERIFIED_MARK);
+                        // Only the app's own routes: no open redirect.
+                        go(match Route::recognize(&return_to) {
+                            Route::NotFound | Route::Callback => Route::Home,
+                            route => route,
+                        });
                     }
                     // The Back button after a login, a stale link: the session stands.
                     Err(error) if error.is_foreign() && logged_in => go(Route::Home),

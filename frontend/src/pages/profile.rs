@@ -19,12 +19,8 @@ pub fn ProfilePage() -> Html {
         use_effect_with(token.clone(), move |_| {
             if let (Some(config), Some(token)) = (config, token) {
                 wasm_bindgen_futures::spawn_local(async move {
-                    let result = browser::get_json::<serde_json::Value>(
-                        &userinfo_url(&config),
-                        Some(&token),
-                    )
-                    .await
-                    .map(|json| serde_json::to_string_pretty(&json).unwrap_or_default());
+                    let result =
+                        browser::get_json_pretty(&userinfo_url(&config), Some(&token)).await;
                     userinfo.set(Some(result));
                 });
             }
