@@ -113,9 +113,9 @@ pub async fn call(endpoint: Endpoint, access_token: Option<&str>) -> Outcome {
         Err(error) => return Outcome::Failed(network_problem(&error)),
     };
     if response.ok() {
-        return match response.json::<Message>().await {
-            Ok(message) => Outcome::Message(message.message),
-            Err(_) => Outcome::Failed(Problem {
+        return match crate::browser::read_json::<Message>(&response).await {
+            Some(message) => Outcome::Message(message.message),
+            None => Outcome::Failed(Problem {
                 title: format!("{} — unexpected answer", response.status()),
                 detail: "The API answered something that is not a message.".to_owned(),
                 hint: None,
@@ -123,7 +123,7 @@ pub async fn call(endpoint: Endpoint, access_token: Option<&str>) -> Outcome {
             }),
         };
     }
-    let body = response.json::<ErrorBody>().await.ok();
+    let body = crate::browser::read_json::<ErrorBody>(&response).await;
     Outcome::Failed(problem_for(response.status(), body.as_ref()))
 }
 

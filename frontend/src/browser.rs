@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_storage::{LocalStorage, SessionStorage, Storage};
 use js_sys::{Array, Object, Reflect, Uint8Array};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::jwt::{JwkSet, Rs256Key};
 use shared::{AuthConfig, SessionStorage as StorageKind};
@@ -19,6 +20,7 @@ use web_sys::{AbortSignal, CryptoKey};
 use crate::auth::callback::PendingLogin;
 use crate::auth::session::Session;
 use crate::auth::urls::jwks_url;
+use crate::json;
 
 fn window() -> web_sys::Window {
     web_sys::window().expect("the SPA runs in a window")
@@ -141,11 +143,14 @@ pub async fn send(request: RequestBuilder) -> Result<Response, String> {
 
 /// GET `url` as JSON, optionally with a bearer token.
 pub async fn get_json<T: DeserializeOwned>(url: &str, bearer: Option<&str>) -> Result<T, String> {
-    get_ok(url, bearer)
-        .await?
-        .json()
-        .await
-        .map_err(|_| format!("{url} did not answer JSON"))
+    let text = get_ok(url, bearer).await?.text().await.ok();
+    text.and_then(|t| json::parse(&t))
+        .ok_or_else(|| format!("{url} did not answer JSON"))
+}
+
+/// The body of `response` as JSON of type `T`, if it is.
+pub async fn read_json<T: DeserializeOwned>(response: &Response) -> Option<T> {
+    json::parse(&response.text().await.ok()?)
 }
 
 /// GET `url` (JSON), and the answer indented for a person to read: the browser's own JSON
@@ -244,16 +249,31 @@ const SESSION_KEY: &str = "quickstart.session";
 /// The pending login lives in sessionStorage whatever the session storage: it must survive
 /// the round trip to the tenant, and only in this tab.
 pub fn save_pending_login(pending: &PendingLogin) -> Result<(), String> {
-    SessionStorage::set(PENDING_LOGIN_KEY, pending)
-        .map_err(|_| "the browser refused to store the login state (sessionStorage)".to_owned())
+    store::<SessionStorage, _>(PENDING_LOGIN_KEY, pending)
+        .then_some(())
+        .ok_or_else(|| "the browser refused to store the login state (sessionStorage)".to_owned())
 }
 
 /// Takes the pending login: it is used once. One stored by an older version of the app reads
 /// as none.
 pub fn take_pending_login() -> Option<PendingLogin> {
-    let pending = SessionStorage::get(PENDING_LOGIN_KEY).ok();
+    let pending = stored::<SessionStorage, _>(PENDING_LOGIN_KEY);
     SessionStorage::delete(PENDING_LOGIN_KEY);
     pending
+}
+
+/// `value` as JSON under `key` in storage `S`; false where the browser refuses.
+///
+/// Through gloo's raw storage and [`json`] rather than gloo's `set`/`get`, which would compile
+/// serde_json into the app.
+fn store<S: Storage, T: Serialize>(key: &str, value: &T) -> bool {
+    json::print(value).is_some_and(|text| S::raw().set_item(key, &text).is_ok())
+}
+
+/// What is stored under `key` in storage `S`, if it reads as a `T`.
+fn stored<S: Storage, T: DeserializeOwned>(key: &str) -> Option<T> {
+    let text = S::raw().get_item(key).ok()??;
+    json::parse(&text)
 }
 
 thread_local! {
@@ -267,8 +287,8 @@ pub struct SessionStore(pub StorageKind);
 impl SessionStore {
     pub fn load(self) -> Option<Session> {
         match self.0 {
-            StorageKind::Session => SessionStorage::get(SESSION_KEY).ok(),
-            StorageKind::Local => LocalStorage::get(SESSION_KEY).ok(),
+            StorageKind::Session => stored::<SessionStorage, _>(SESSION_KEY),
+            StorageKind::Local => stored::<LocalStorage, _>(SESSION_KEY),
             StorageKind::Memory => MEMORY_SESSION.with(|m| m.borrow().clone()),
         }
     }
@@ -277,8 +297,8 @@ impl SessionStore {
     /// lives in memory instead: this page keeps it, a reload does not.
     pub fn save(self, session: &Session) {
         let stored = match self.0 {
-            StorageKind::Session => SessionStorage::set(SESSION_KEY, session).is_ok(),
-            StorageKind::Local => LocalStorage::set(SESSION_KEY, session).is_ok(),
+            StorageKind::Session => store::<SessionStorage, _>(SESSION_KEY, session),
+            StorageKind::Local => store::<LocalStorage, _>(SESSION_KEY, session),
             StorageKind::Memory => false,
         };
         if !stored {

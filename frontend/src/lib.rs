@@ -1,5 +1,5 @@
 //! The quickstart's single-page app. The login's logic is pure and host-tested in [`auth`];
-//! [`browser`] is the thin layer over what only a browser can do; [`login`] joins the two;
+//! [`browser`] is the thin layer over what only a browser can do, [`json`] its JSON; [`login`] joins the two;
 //! [`provider`] owns the auth state and its storage; [`app`], [`pages`] and [`components`]
 //! render it.
 
@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod browser;
 pub mod components;
+pub mod json;
 pub mod login;
 pub mod pages;
 pub mod provider;

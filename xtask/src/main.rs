@@ -126,9 +126,11 @@ fn test() -> Result<(), String> {
     spa::check_size()?;
     tools::ensure_chromium()?;
     let mut counts = cargo_test(&["--workspace", "--all-targets", "--locked"])?;
+    println!("==> figures from the end-to-end tests (headless Chromium):");
     for figures in ["login-round-trip.txt", "timings.txt"] {
-        if let Ok(figure) = std::fs::read_to_string(root().join("target/e2e").join(figures)) {
-            print!("==> end-to-end (headless Chromium): {figure}");
+        let text = std::fs::read_to_string(root().join("target/e2e").join(figures));
+        for line in text.iter().flat_map(|t| t.lines()) {
+            println!("    {line}");
         }
     }
     smoke::smoke_test()?;

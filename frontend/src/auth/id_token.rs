@@ -7,9 +7,10 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use shared::jwt::{Audience, Jws, JwsError, KeyLookupError, KeyRefusal, NumericDate};
+use shared::jwt::{Audience, Jws, JwsError, JwsHeader, KeyLookupError, KeyRefusal, NumericDate};
 
 use super::callback::constant_time_eq;
+use crate::json;
 
 /// Clock skew tolerated on `exp` and `iat`: the browser's clock is the user's.
 pub const LEEWAY_SECS: u64 = 60;
@@ -126,17 +127,18 @@ pub struct DecodedJwt {
 
 pub fn decode(token: &str) -> Result<DecodedJwt, IdTokenError> {
     let jws = Jws::split(token).map_err(|_| IdTokenError::NotAJwt)?;
-    let header = jws.header().map_err(|e| match e {
+    let header = jws.header_json().map_err(|e| match e {
         JwsError::BadHeader => IdTokenError::BadHeader,
         JwsError::Encrypted | JwsError::NotAJws => IdTokenError::NotAJwt,
     })?;
+    let header: JwsHeader = json::parse_bytes(&header).ok_or(IdTokenError::BadHeader)?;
     let part = |encoded: &str, what| {
         URL_SAFE_NO_PAD
             .decode(encoded)
             .map_err(|_| IdTokenError::NotBase64(what))
     };
-    let claims: IdClaims = serde_json::from_slice(&part(jws.payload, "payload")?)
-        .map_err(|_| IdTokenError::BadClaims)?;
+    let claims: IdClaims =
+        json::parse_bytes(&part(jws.payload, "payload")?).ok_or(IdTokenError::BadClaims)?;
     let signature = part(jws.signature, "signature")?;
     match header.alg() {
         Some("RS256") => {}

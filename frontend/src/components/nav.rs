@@ -2,7 +2,6 @@
 
 use yew::prelude::*;
 
-use crate::components::gates::{LoggedIn, LoggedOut};
 use crate::components::login_button::LoginButton;
 use crate::provider::{use_auth, use_logout, use_session};
 use crate::route::{Link, Route};
@@ -17,16 +16,15 @@ pub fn Nav() -> Html {
             <span class="brand">{ "Rust Quickstart" }</span>
             <Link to={Route::Home} classes="nav-link">{ "Home" }</Link>
             <Link to={Route::Ping} classes="nav-link">{ "Ping" }</Link>
-            <LoggedIn>
+            if name.is_some() {
                 <Link to={Route::Profile} classes="nav-link">{ "Profile" }</Link>
-            </LoggedIn>
+            }
             <span class="spacer"></span>
-            <LoggedIn>
-                <span class="user">{ name.unwrap_or_default() }</span>
+            if let Some(name) = name {
+                <span class="user">{ name }</span>
                 <button id="logout" class="btn btn-secondary" onclick={logout.reform(|_| ())}>{ "Log Out" }</button>
-            </LoggedIn>
-            if ready {
-                <LoggedOut><LoginButton /></LoggedOut>
+            } else if ready {
+                <LoginButton />
             }
         </nav>
     }

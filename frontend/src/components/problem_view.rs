@@ -5,14 +5,9 @@ use yew::prelude::*;
 use crate::api::Problem;
 use crate::components::login_button::LoginButton;
 
-#[derive(Properties, PartialEq)]
-pub struct ProblemViewProps {
-    pub problem: Problem,
-}
-
-#[component]
-pub fn ProblemView(props: &ProblemViewProps) -> Html {
-    let problem = &props.problem;
+/// A plain function, not a component: it has no state of its own, and a component's
+/// machinery costs the bundle ~1 KB each.
+pub fn problem_view(problem: &Problem) -> Html {
     html! {
         <div class="problem" role="alert">
             <p class="problem-title">{ &problem.title }</p>

@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use crate::components::gates::{LoggedIn, LoggedOut};
+use crate::provider::use_session;
 
 pub const LOGGED_IN: &str =
     "You are logged in! You can now send authenticated requests to your server.";
@@ -14,11 +14,14 @@ pub const RENDERED_MARK: &str = "home-rendered";
 #[component]
 pub fn HomePage() -> Html {
     use_effect_with((), |_| crate::browser::mark(RENDERED_MARK));
+    let status = match use_session() {
+        Some(_) => LOGGED_IN,
+        None => LOGGED_OUT,
+    };
     html! {
         <section>
             <h1>{ "Calling an API" }</h1>
-            <LoggedIn><p id="home-status">{ LOGGED_IN }</p></LoggedIn>
-            <LoggedOut><p id="home-status">{ LOGGED_OUT }</p></LoggedOut>
+            <p id="home-status">{ status }</p>
         </section>
     }
 }

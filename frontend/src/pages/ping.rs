@@ -5,8 +5,7 @@ use yew::prelude::*;
 use crate::api::{self, Endpoint, Outcome, Problem};
 use crate::auth::state::AuthAction;
 use crate::browser;
-use crate::components::gates::LoggedOut;
-use crate::components::problem_view::ProblemView;
+use crate::components::problem_view::problem_view;
 use crate::provider::{use_auth, use_session};
 
 /// One call at a time to the API, with the session's access token: its answer, whether one
@@ -60,9 +59,9 @@ pub fn PingPage() -> Html {
     html! {
         <section>
             <h1>{ "Make a Call to the Server" }</h1>
-            <LoggedOut>
+            if logged_out {
                 <p id="login-prompt">{ "Log in to call a private (secured) server endpoint." }</p>
-            </LoggedOut>
+            }
             <div class="buttons">
                 { button("call-public", Endpoint::Public, "Call Public") }
                 { button("call-private", Endpoint::Private, "Call Private") }
@@ -80,7 +79,7 @@ fn result((endpoint, outcome): (Endpoint, Outcome)) -> Html {
             <div class="message">{ request }<p id="message">{ message }</p></div>
         },
         Outcome::Failed(problem) => html! {
-            <div>{ request }<ProblemView {problem} /></div>
+            <div>{ request }{ problem_view(&problem) }</div>
         },
     }
 }

@@ -57,14 +57,20 @@ impl<'a> Jws<'a> {
     }
 
     pub fn header(&self) -> Result<JwsHeader, JwsError> {
+        serde_json::from_slice(&self.header_json()?).map_err(|_| JwsError::BadHeader)
+    }
+
+    /// The header's JSON text, for a reader that parses JSON its own way (the SPA uses the
+    /// browser's parser) into [`JwsHeader`].
+    pub fn header_json(&self) -> Result<Vec<u8>, JwsError> {
         let bytes = URL_SAFE_NO_PAD
             .decode(self.header)
             .map_err(|_| JwsError::BadHeader)?;
         // A header is a JSON object (RFC 7515 §4); serde would read a struct from an array too.
-        if bytes.trim_ascii_start().first() != Some(&b'{') {
-            return Err(JwsError::BadHeader);
+        match bytes.trim_ascii_start().first() {
+            Some(b'{') => Ok(bytes),
+            _ => Err(JwsError::BadHeader),
         }
-        serde_json::from_slice(&bytes).map_err(|_| JwsError::BadHeader)
     }
 }
 
