@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 use clap::Parser;
-use shared::{AuthConfig, LOGIN_SCOPE, SessionStorage};
+use shared::{AuthConfig, LOGIN_SCOPE, LoginFlow, SessionStorage};
 use url::Url;
 
 use crate::ServerLimits;
@@ -67,6 +67,16 @@ pub struct Config {
     #[arg(long, env = "SPA_SESSION_STORAGE")]
     pub spa_session_storage: Option<String>,
 
+    /// How the SPA logs in: `implicit` (the default, as the quickstart teaches) or `code`
+    /// (Authorization Code with PKCE, the choice for production). See the README.
+    #[arg(long, env = "SPA_LOGIN_FLOW")]
+    pub spa_login_flow: Option<String>,
+
+    /// `true`: with the code flow, the SPA renews its session with refresh tokens (rotated at
+    /// every use; kept in memory unless SPA_SESSION_STORAGE says otherwise). Defaults to false.
+    #[arg(long, env = "SPA_REFRESH_TOKENS")]
+    pub spa_refresh_tokens: Option<String>,
+
     /// How long a fetched key set is trusted before it is refreshed in the background.
     /// Defaults to 10m.
     #[arg(long, env = "JWKS_MAX_AGE")]
@@ -106,6 +116,8 @@ pub struct Settings {
     pub client_id: Option<String>,
     pub spa_dir: Option<PathBuf>,
     pub session_storage: SessionStorage,
+    pub login_flow: LoginFlow,
+    pub refresh_tokens: bool,
     pub validation: ValidationSettings,
     pub jwks: JwksSettings,
     /// `Strict-Transport-Security`, when served over https.
@@ -130,6 +142,8 @@ impl Settings {
             audience: self.validation.audience.clone(),
             scope: LOGIN_SCOPE.to_owned(),
             session_storage: self.session_storage,
+            login_flow: self.login_flow,
+            refresh_tokens: self.refresh_tokens,
         })
     }
 }
@@ -206,6 +220,14 @@ pub enum ConfigError {
         "SPA_SESSION_STORAGE={0:?} is not one of session, local, memory: e.g. SPA_SESSION_STORAGE=session"
     )]
     BadSessionStorage(String),
+    #[error("SPA_LOGIN_FLOW={0:?} is not one of implicit, code: e.g. SPA_LOGIN_FLOW=code")]
+    BadLoginFlow(String),
+    #[error("SPA_REFRESH_TOKENS={0:?} is not true or false: e.g. SPA_REFRESH_TOKENS=true")]
+    BadRefreshTokens(String),
+    #[error(
+        "SPA_REFRESH_TOKENS=true needs the code flow (refresh tokens are never given to the implicit flow): set SPA_LOGIN_FLOW=code"
+    )]
+    RefreshTokensNeedCode,
     #[error(
         "SPA_DIR={0} has no index.html: build the SPA first (trunk build --release) and point SPA_DIR at its dist folder, e.g. SPA_DIR=dist"
     )]
@@ -306,6 +328,7 @@ impl Config {
         let audience = set(&self.auth0_audience).ok_or(ConfigError::NoAudience)?;
         let addr = set(&self.api_addr).unwrap_or("127.0.0.1:3001");
         let jwks = self.jwks_settings(source)?;
+        let (login_flow, refresh_tokens) = self.login()?;
         Ok(Settings {
             addr: addr
                 .parse()
@@ -315,12 +338,9 @@ impl Config {
             )?,
             client_id: set(&self.auth0_client_id).map(str::to_owned),
             spa_dir: set(&self.spa_dir).map(spa_dir).transpose()?,
-            session_storage: match set(&self.spa_session_storage) {
-                Some(text) => text
-                    .parse()
-                    .map_err(|_| ConfigError::BadSessionStorage(text.to_owned()))?,
-                None => SessionStorage::default(),
-            },
+            session_storage: self.session_storage(refresh_tokens)?,
+            login_flow,
+            refresh_tokens,
             validation: self.validation_settings(issuer, audience)?,
             hsts: self.hsts()?,
             limits: ServerLimits {
@@ -329,6 +349,37 @@ impl Config {
             },
             jwks,
         })
+    }
+
+    /// The SPA's login flow, and whether it renews with refresh tokens (code flow only).
+    fn login(&self) -> Result<(LoginFlow, bool), ConfigError> {
+        let flow = match set(&self.spa_login_flow) {
+            Some(text) => text
+                .parse()
+                .map_err(|_| ConfigError::BadLoginFlow(text.to_owned()))?,
+            None => LoginFlow::default(),
+        };
+        let refresh_tokens = match set(&self.spa_refresh_tokens) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => return Err(ConfigError::BadRefreshTokens(other.to_owned())),
+        };
+        match (flow, refresh_tokens) {
+            (LoginFlow::Implicit, true) => Err(ConfigError::RefreshTokensNeedCode),
+            _ => Ok((flow, refresh_tokens)),
+        }
+    }
+
+    /// Where the SPA keeps the session: as set, else sessionStorage, or memory when it holds
+    /// a refresh token (a long-lived credential no later script should find).
+    fn session_storage(&self, refresh_tokens: bool) -> Result<SessionStorage, ConfigError> {
+        match set(&self.spa_session_storage) {
+            Some(text) => text
+                .parse()
+                .map_err(|_| ConfigError::BadSessionStorage(text.to_owned())),
+            None if refresh_tokens => Ok(SessionStorage::Memory),
+            None => Ok(SessionStorage::default()),
+        }
     }
 
     fn hsts(&self) -> Result<Option<HeaderValue>, ConfigError> {
@@ -665,6 +716,8 @@ mod tests {
             "--allowed-origins",
             "--spa-dir",
             "--spa-session-storage",
+            "--spa-login-flow",
+            "--spa-refresh-tokens",
             "--jwks-max-age",
             "--jwks-refetch-cooldown",
             "--jwks-fetch-timeout",
@@ -778,6 +831,37 @@ mod tests {
             error("--spa-dir", "/nonexistent"),
             NoSpaIndex("/nonexistent".into())
         );
+        assert_eq!(
+            error("--spa-login-flow", "hybrid"),
+            BadLoginFlow("hybrid".into())
+        );
+        assert_eq!(
+            error("--spa-refresh-tokens", "yes"),
+            BadRefreshTokens("yes".into())
+        );
+        assert_eq!(error("--spa-refresh-tokens", "true"), RefreshTokensNeedCode);
+    }
+
+    #[test]
+    fn the_login_flow_is_implicit_unless_set_and_refresh_tokens_live_in_memory() {
+        let settings = config(&with(&[])).settings().unwrap();
+        assert_eq!(settings.login_flow, LoginFlow::Implicit);
+        assert!(!settings.refresh_tokens);
+        let code = ["--spa-login-flow", "code", "--spa-refresh-tokens", "true"];
+        let settings = config(&with(&code)).settings().unwrap();
+        assert_eq!(settings.login_flow, LoginFlow::Code);
+        assert!(settings.refresh_tokens);
+        assert_eq!(settings.session_storage, SessionStorage::Memory);
+        let local = [
+            &code[..],
+            &["--spa-session-storage", "local", "--auth0-client-id", "spa"],
+        ]
+        .concat();
+        let settings = config(&with(&local)).settings().unwrap();
+        assert_eq!(settings.session_storage, SessionStorage::Local);
+        let auth_config = settings.auth_config().unwrap();
+        assert_eq!(auth_config.login_flow, LoginFlow::Code);
+        assert!(auth_config.refresh_tokens);
     }
 
     /// Every sentence of a configuration mistake, pinned here; the other tests match variants.
@@ -860,6 +944,18 @@ mod tests {
             (
                 BadSessionStorage("c".into()),
                 "SPA_SESSION_STORAGE=\"c\" is not one of session, local, memory: e.g. SPA_SESSION_STORAGE=session",
+            ),
+            (
+                BadLoginFlow("x".into()),
+                "SPA_LOGIN_FLOW=\"x\" is not one of implicit, code: e.g. SPA_LOGIN_FLOW=code",
+            ),
+            (
+                BadRefreshTokens("x".into()),
+                "SPA_REFRESH_TOKENS=\"x\" is not true or false: e.g. SPA_REFRESH_TOKENS=true",
+            ),
+            (
+                RefreshTokensNeedCode,
+                "SPA_REFRESH_TOKENS=true needs the code flow (refresh tokens are never given to the implicit flow): set SPA_LOGIN_FLOW=code",
             ),
             (
                 NoSpaIndex("d".into()),

@@ -104,8 +104,11 @@ async fn authorize(
 
 fn show_login(tenant: &DevTenant, jar: CookieJar, request: AuthorizationRequest) -> Response {
     let (id, csrf) = tenant.store().start_login(request.clone());
-    let cookie = cookies::login(id, is_https(tenant));
-    (jar.add(cookie), login_form(tenant, &request, &csrf, None)).into_response()
+    (
+        jar.add(cookies::login(id)),
+        login_form(tenant, &request, &csrf, None),
+    )
+        .into_response()
 }
 
 /// The login page for `request`: the app it names, the origin its answer goes to.
@@ -127,10 +130,6 @@ fn login_form(
         failed_email,
     };
     pages::login_page(tenant.config(), &form)
-}
-
-fn is_https(tenant: &DevTenant) -> bool {
-    tenant.issuer().starts_with("https://")
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,7 +179,7 @@ async fn submit_login(
         tenant.store().end_session(old);
     }
     let session = tenant.store().create_session(&user.user_id());
-    let jar = cookies::without_login(jar).add(cookies::session(session, is_https(&tenant)));
+    let jar = cookies::with_session(cookies::without_login(jar), session);
     (jar, complete(&tenant, &login.request, user)).into_response()
 }
 

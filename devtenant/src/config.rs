@@ -139,11 +139,16 @@ impl TenantConfig {
         Ok(config)
     }
 
-    /// The issuer, as configured: `http://{listen}/` by default, ending in `/` as Auth0's do.
+    /// The issuer, as configured; by default `http://{listen}/`, ending in `/` as Auth0's do,
+    /// and named `localhost` when the tenant listens on a loopback address: browsers count
+    /// `localhost` as the same site as the app at `http://localhost:3000`, so the tenant's
+    /// session cookie reaches a silent renewal's iframe (127.0.0.1 would be another site).
     pub fn issuer(&self) -> String {
+        let listen = self.tenant.listen;
         match &self.tenant.issuer {
             Some(issuer) => issuer.clone(),
-            None => format!("http://{}/", self.tenant.listen),
+            None if listen.ip().is_loopback() => format!("http://localhost:{}/", listen.port()),
+            None => format!("http://{listen}/"),
         }
     }
 
@@ -293,7 +298,7 @@ mod tests {
     #[test]
     fn builtin_config_is_valid_and_has_a_reader_and_a_guest() {
         let config = TenantConfig::builtin();
-        assert_eq!(config.issuer(), "http://127.0.0.1:4010/");
+        assert_eq!(config.issuer(), "http://localhost:4010/");
         assert_eq!(config.api.identifier, "https://quickstarts/api");
         let reader = config.user_by_email("Reader@Example.com").unwrap();
         assert!(reader.permissions.contains(&"read:messages".to_owned()));

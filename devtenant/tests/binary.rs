@@ -28,7 +28,7 @@ fn env_prints_the_apis_settings_and_the_machine_client() {
         .unwrap();
     let printed = String::from_utf8(output.stdout).unwrap();
     for line in [
-        "AUTH0_ISSUER=http://127.0.0.1:4999/",
+        "AUTH0_ISSUER=http://localhost:4999/",
         "AUTH0_AUDIENCE=https://quickstarts/api",
         "AUTH0_CLIENT_ID=rustquickstartspa000000000000000",
         "DEVTENANT_M2M_CLIENT_ID=rustquickstartm2m000000000000000",

@@ -295,22 +295,33 @@ async fn user_without_the_permission_is_not_granted_the_scope() {
 }
 
 #[tokio::test]
-async fn session_cookie_is_httponly_lax_and_skips_the_form_next_time() {
+async fn session_cookies_have_auth0s_attributes_and_skip_the_form_next_time() {
     let b = browser().await;
     let page = b.authorize(&implicit("s")).await;
     let csrf = form_csrf(&page.text().await.unwrap());
     let back = b
         .submit(&csrf, "reader@example.com", "reader", "login")
         .await;
-    let session_cookie = back
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("devtenant_session="))
-        .expect("a session cookie");
-    assert!(session_cookie.contains("HttpOnly"), "{session_cookie}");
-    assert!(session_cookie.contains("SameSite=Lax"), "{session_cookie}");
+    let set_cookie = |name: &str| {
+        back.headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("a {name} cookie"))
+    };
+    // As Auth0's `auth0` and `auth0_compat`: one that reaches cross-site frames (silent
+    // renewal), and its twin for browsers that refuse SameSite=None.
+    let session_cookie = set_cookie("devtenant_session");
+    for attribute in ["HttpOnly", "Secure", "SameSite=None", "Path=/"] {
+        assert!(session_cookie.contains(attribute), "{session_cookie}");
+    }
+    let compat = set_cookie("devtenant_session_compat");
+    assert!(
+        compat.contains("HttpOnly") && compat.contains("Secure"),
+        "{compat}"
+    );
+    assert!(!compat.contains("SameSite"), "{compat}");
     // Next time: straight back with tokens, no form.
     let again = b.authorize(&implicit("t")).await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);

@@ -126,19 +126,27 @@ const FETCH_TIMEOUT_MS: u32 = 10_000;
 
 /// Sends `request`, giving up after [`FETCH_TIMEOUT_MS`].
 pub async fn send(request: RequestBuilder) -> Result<Response, String> {
+    send_with_body(request, None).await
+}
+
+/// Sends `request` with `body`, giving up after [`FETCH_TIMEOUT_MS`].
+async fn send_with_body(request: RequestBuilder, body: Option<String>) -> Result<Response, String> {
     let signal = AbortSignal::timeout_with_u32(FETCH_TIMEOUT_MS);
-    request
-        .abort_signal(Some(&signal))
-        .send()
-        .await
-        .map_err(|e| match (signal.aborted(), e) {
-            (true, _) => format!("no answer within {} s", FETCH_TIMEOUT_MS / 1000),
-            // What the browser said (e.g. "Failed to fetch"). Not `e.to_string()`: that
-            // would compile the printing of every error gloo-net has (serde_json's too) into
-            // the app, for a send that never parses JSON.
-            (false, gloo_net::Error::JsError(e)) => e.message,
-            (false, _) => "the browser could not send the request".to_owned(),
-        })
+    let request = request.abort_signal(Some(&signal));
+    let sent = match body {
+        Some(body) => match request.body(body) {
+            Ok(request) => request.send().await,
+            Err(error) => Err(error),
+        },
+        None => request.send().await,
+    };
+    sent.map_err(|e| match (signal.aborted(), e) {
+        (true, _) => format!("no answer within {} s", FETCH_TIMEOUT_MS / 1000),
+        // What the browser said (e.g. "Failed to fetch"). Not `e.to_string()`: that would
+        // compile the printing of every error gloo-net has into the app.
+        (false, gloo_net::Error::JsError(e)) => e.message,
+        (false, _) => "the browser could not send the request".to_owned(),
+    })
 }
 
 /// GET `url` as JSON, optionally with a bearer token.
@@ -146,6 +154,15 @@ pub async fn get_json<T: DeserializeOwned>(url: &str, bearer: Option<&str>) -> R
     let text = get_ok(url, bearer).await?.text().await.ok();
     text.and_then(|t| json::parse(&t))
         .ok_or_else(|| format!("{url} did not answer JSON"))
+}
+
+/// POST `form` (`application/x-www-form-urlencoded`) to `url`: the token endpoint.
+pub async fn post_form(url: &str, form: &[(&str, &str)]) -> Result<Response, String> {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let request = Request::post(url).header("Content-Type", "application/x-www-form-urlencoded");
+    send_with_body(request, Some(body)).await
 }
 
 /// The body of `response` as JSON of type `T`, if it is.
@@ -219,9 +236,14 @@ pub fn take_callback_answer() -> Option<String> {
     if location.pathname().ok()? != CALLBACK_PATH {
         return None;
     }
-    let answer = location.hash().unwrap_or_default();
+    // The code flow answers in the query, the implicit flow in the fragment.
+    let query = location.search().unwrap_or_default();
+    let answer = match query.len() > 1 {
+        true => query,
+        false => location.hash().unwrap_or_default(),
+    };
     replace_path(CALLBACK_PATH);
-    Some(answer.trim_start_matches('#').to_owned())
+    Some(answer[answer.len().min(1)..].to_owned())
 }
 
 /// A new history entry for `path`, within the app.

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod browser;
 pub mod components;
+pub mod frame;
 pub mod json;
 pub mod login;
 pub mod pages;

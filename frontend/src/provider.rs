@@ -11,7 +11,8 @@ use crate::auth::session::Session;
 use crate::auth::state::{AuthAction, AuthState};
 use crate::auth::urls::logout_url;
 use crate::browser::{self, SessionStore};
-use crate::login::start_login;
+use crate::login::{RenewError, renew, start_login};
+use gloo_timers::callback::Timeout;
 
 impl Reducible for AuthState {
     type Action = AuthAction;
@@ -47,6 +48,7 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
             });
         });
     }
+    use_renewal(&auth);
     // The one place the session is written: storage follows the state, then, if the state
     // says so, the browser leaves for the tenant.
     let store = auth.config().map(|c| SessionStore(c.session_storage));
@@ -64,6 +66,97 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
     });
     html! {
         <ContextProvider<AuthContext> context={auth}>{ props.children.clone() }</ContextProvider<AuthContext>>
+    }
+}
+
+/// Keeps the session alive without a visible redirect: when the app starts with no usable
+/// session (off `/callback`), and again
+/// [`RENEW_MARGIN_SECS`](crate::auth::session::RENEW_MARGIN_SECS) before each session expires.
+/// `login_required` (or a refresh token refused) ends the session quietly: the page shows
+/// logged out, and nothing retries until the next page load.
+#[hook]
+fn use_renewal(auth: &AuthContext) {
+    let config = auth.config().cloned();
+    let expires_at = auth.session.as_ref().map(|s| s.expires_at);
+    let auth = auth.clone();
+    use_effect_with((config, expires_at), move |(config, expires_at)| {
+        // The first run with the settings is the app's start.
+        let starting = config.is_some() && !STARTED.with(|s| s.replace(true));
+        let due_in = match (config, expires_at) {
+            (None, _) => None,
+            // At start with nothing to show, unless this is the callback, which logs in.
+            (Some(_), None) if starting && browser::current_path() != browser::CALLBACK_PATH => {
+                Some(0)
+            }
+            (Some(_), None) => None,
+            (Some(_), Some(_)) => auth
+                .session
+                .as_ref()
+                .map(|s| s.renew_in(browser::now_secs())),
+        };
+        let timer = due_in.zip(config.clone()).map(|(secs, config)| {
+            let auth = auth.clone();
+            let millis = u32::try_from(secs.saturating_mul(1000)).unwrap_or(u32::MAX);
+            Timeout::new(millis, move || {
+                wasm_bindgen_futures::spawn_local(renew_into(auth, config));
+            })
+        });
+        move || drop(timer)
+    });
+}
+
+/// Renews the session of `auth` and tells the state what came of it.
+async fn renew_into(auth: AuthContext, config: Rc<shared::AuthConfig>) {
+    let _ = renew_and_tell(&auth, &config).await;
+}
+
+/// One renewal at a time, its outcome dispatched: the new session; the session ended (the
+/// tenant says to log in); or nothing changed (another renewal under way, the user leaving,
+/// no answer for now).
+async fn renew_and_tell(
+    auth: &AuthContext,
+    config: &shared::AuthConfig,
+) -> Result<Session, RenewError> {
+    if auth.leaving_to.is_some() || RENEWING.with(|r| r.replace(true)) {
+        return Err(RenewError::Failed("a renewal is under way".into()));
+    }
+    browser::mark(RENEWAL_STARTED_MARK);
+    let result = renew(config, auth.session.as_ref()).await;
+    RENEWING.with(|r| r.set(false));
+    match &result {
+        Ok(session) => {
+            auth.dispatch(AuthAction::Renewed(session.clone()));
+            browser::mark(RENEWED_MARK);
+        }
+        Err(RenewError::LoginRequired) => auth.dispatch(AuthAction::SessionEnded),
+        Err(RenewError::Failed(_)) => {}
+    }
+    result
+}
+
+/// When a renewal starts, and when its session is in place (read by the browser tests).
+pub const RENEWAL_STARTED_MARK: &str = "renewal-started";
+pub const RENEWED_MARK: &str = "session-renewed";
+
+thread_local! {
+    static RENEWING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The session to call the API with: renewed first when it is about to expire, so that no
+/// call is refused for an expiry a renewal could have prevented.
+pub async fn fresh_session(auth: &AuthContext) -> Option<Session> {
+    let now = browser::now_secs();
+    let session = auth.live_session(now).cloned();
+    match (&session, auth.config()) {
+        (Some(s), _) if !s.needs_renewal(now) => session,
+        (_, Some(config)) => match renew_and_tell(auth, &config.clone()).await {
+            Ok(renewed) => Some(renewed),
+            Err(RenewError::LoginRequired) => None,
+            // Not renewed now: the session as it is, if it is still good.
+            Err(RenewError::Failed(_)) => session.filter(|s| !s.is_expired(browser::now_secs())),
+        },
+        (_, None) => session,
     }
 }
 
@@ -88,11 +181,14 @@ pub fn use_login() -> (Callback<()>, Option<AttrValue>) {
     let login = {
         let error = error.clone();
         Callback::from(move |()| {
-            if let Some(config) = auth.config()
-                && let Err(why) = start_login(config)
-            {
-                error.set(Some(why.into()));
-            }
+            let (Some(config), error) = (auth.config().cloned(), error.clone()) else {
+                return;
+            };
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(why) = start_login(&config).await {
+                    error.set(Some(why.into()));
+                }
+            });
         })
     };
     (login, (*error).clone())

@@ -10,7 +10,7 @@ pub mod login;
 pub mod messages;
 pub mod oauth;
 
-pub use login::{AuthConfig, LOGIN_SCOPE, SessionStorage};
+pub use login::{AuthConfig, LOGIN_SCOPE, LoginFlow, OFFLINE_ACCESS, SessionStorage};
 pub use messages::{ErrorBody, Message, READ_MESSAGES};
 
 #[cfg(test)]
@@ -35,6 +35,8 @@ mod tests {
             audience: "https://quickstarts/api".into(),
             scope: LOGIN_SCOPE.into(),
             session_storage: SessionStorage::default(),
+            login_flow: Default::default(),
+            refresh_tokens: false,
         };
         let json = serde_json::to_value(&config).unwrap();
         assert_eq!(json["clientId"], "abc");

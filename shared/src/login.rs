@@ -20,6 +20,56 @@ pub struct AuthConfig {
     /// Where the SPA keeps the session; see [`SessionStorage`].
     #[serde(default)]
     pub session_storage: SessionStorage,
+    /// How the SPA logs in; see [`LoginFlow`].
+    #[serde(default)]
+    pub login_flow: LoginFlow,
+    /// With the code flow: ask for a refresh token (`offline_access`) and renew with it, the
+    /// token rotated at every use.
+    #[serde(default)]
+    pub refresh_tokens: bool,
+}
+
+/// The scope the SPA asks for: `offline_access` added when it renews with refresh tokens.
+impl AuthConfig {
+    pub fn login_scope(&self) -> String {
+        match self.refresh_tokens {
+            true if !self.scope.split(' ').any(|s| s == OFFLINE_ACCESS) => {
+                format!("{} {OFFLINE_ACCESS}", self.scope)
+            }
+            _ => self.scope.clone(),
+        }
+    }
+}
+
+/// The scope that asks the tenant for a refresh token.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// How the SPA logs in.
+///
+/// - `implicit` (the default, as Auth0's quickstart teaches): the tokens come back in the
+///   address bar's fragment. Simple, but RFC 9700 §2.1.2 says not to use it: tokens pass
+///   through the browser's history and any script that reads the URL.
+/// - `code`: Authorization Code with PKCE (RFC 7636), as auth0-spa-js does: a one-time code
+///   comes back in the query and is exchanged for the tokens by a `POST` that only the tab
+///   holding the code verifier can make. The choice for production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginFlow {
+    #[default]
+    Implicit,
+    Code,
+}
+
+impl std::str::FromStr for LoginFlow {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "implicit" => Ok(Self::Implicit),
+            "code" => Ok(Self::Code),
+            other => Err(format!("{other:?} is not one of implicit, code")),
+        }
+    }
 }
 
 /// Where the SPA keeps the tokens after login — a trade-off between surviving a reload and

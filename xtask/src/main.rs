@@ -127,7 +127,7 @@ fn test() -> Result<(), String> {
     tools::ensure_chromium()?;
     let mut counts = cargo_test(&["--workspace", "--all-targets", "--locked"])?;
     println!("==> figures from the end-to-end tests (headless Chromium):");
-    for figures in ["login-round-trip.txt", "timings.txt"] {
+    for figures in ["login-round-trip.txt", "timings.txt", "renewal.txt", "refresh.txt"] {
         let text = std::fs::read_to_string(root().join("target/e2e").join(figures));
         for line in text.iter().flat_map(|t| t.lines()) {
             println!("    {line}");

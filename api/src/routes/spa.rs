@@ -17,15 +17,16 @@ use url::Url;
 use crate::AppState;
 
 /// The SPA's Content-Security-Policy: its own scripts and WebAssembly only (no inline script,
-/// no eval), network calls to this origin and the tenant (JWKS, /userinfo), profile pictures
-/// from anywhere over https.
+/// no eval), network calls to this origin and the tenant (JWKS, /oauth/token, /userinfo),
+/// frames from the tenant only (the hidden iframe of a silent renewal), profile pictures from
+/// anywhere over https.
 pub fn content_security_policy(issuer: &str) -> String {
     let tenant = Url::parse(issuer)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' {tenant}; \
-         img-src 'self' data: https:; style-src 'self'; font-src 'self'; object-src 'none'; \
+         frame-src {tenant}; img-src 'self' data: https:; style-src 'self'; font-src 'self'; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
@@ -115,7 +116,7 @@ mod tests {
         let header = |name: &str| headers[name].as_str().unwrap().to_owned();
         assert_eq!(
             header("content-security-policy"),
-            content_security_policy("http://127.0.0.1:4010/")
+            content_security_policy("http://localhost:4010/")
         );
         assert_eq!(
             header("cross-origin-opener-policy"),

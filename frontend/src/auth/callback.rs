@@ -21,6 +21,10 @@ pub struct PendingLogin {
     pub return_to: String,
     /// When the login started, in seconds since the epoch.
     pub started_at: u64,
+    /// The code flow's PKCE verifier (RFC 7636): the one secret that turns the code into
+    /// tokens. `None` for the implicit flow. Kept for this round trip only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_verifier: Option<String>,
 }
 
 impl PendingLogin {
@@ -29,13 +33,45 @@ impl PendingLogin {
     }
 }
 
-/// The tenant's answer, once `state` has matched.
+/// The tokens of a login: from the fragment (implicit flow) or the token endpoint (code flow).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenResponse {
     pub access_token: String,
     pub id_token: String,
     /// When the access token expires, in seconds since the epoch.
     pub expires_at: u64,
+    /// Only from the token endpoint, when `offline_access` was asked for.
+    pub refresh_token: Option<String>,
+}
+
+impl TokenResponse {
+    /// The token endpoint's answer (RFC 6749 §5.1) at `now`: for a login it must carry an ID
+    /// token, and an `expires_in` that does not overflow.
+    pub fn from_endpoint(
+        answer: shared::oauth::TokenResponse,
+        now: u64,
+    ) -> Result<Self, CallbackError> {
+        Ok(Self {
+            expires_at: now
+                .checked_add(answer.expires_in)
+                .ok_or(CallbackError::Missing("valid expires_in"))?,
+            id_token: answer
+                .id_token
+                .filter(|t| !t.is_empty())
+                .ok_or(CallbackError::Missing("ID token"))?,
+            access_token: answer.access_token,
+            refresh_token: answer.refresh_token,
+        })
+    }
+}
+
+/// What came back for this tab's login, once `state` matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The implicit flow's tokens.
+    Tokens(TokenResponse),
+    /// The code flow's one-time code, to exchange with the pending login's verifier.
+    Code(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +90,10 @@ pub enum CallbackError {
     InvalidIdToken(IdTokenError),
     /// The tenant's keys could not be fetched to check the ID token.
     KeysUnavailable(String),
+    /// The token endpoint refused the code (spent, tampered, another verifier's, expired).
+    CodeRefused { error: String, description: String },
+    /// The token endpoint could not be reached or did not answer as one.
+    TokenEndpoint(String),
 }
 
 impl CallbackError {
@@ -95,18 +135,27 @@ impl fmt::Display for CallbackError {
                 f,
                 "The tenant's signing keys could not be fetched to check the ID token ({why}). No session was stored."
             ),
+            CallbackError::CodeRefused { error, description } => write!(
+                f,
+                "The tenant refused to exchange the login's code for tokens: {description} ({error}). No session was stored. Log in again."
+            ),
+            CallbackError::TokenEndpoint(why) => write!(
+                f,
+                "The tenant's token endpoint could not be reached to finish the login ({why}). No session was stored."
+            ),
         }
     }
 }
 
-/// Reads `access_token=...&id_token=...&expires_in=...&state=...` (a fragment, without `#`)
-/// for the login `pending`, at `now`. The pending login and `state` come first: until they
-/// match, nothing of the answer is read, the tenant's error included.
+/// Reads the tenant's answer for the login `pending`, at `now`: `code=...&state=...` (the
+/// query) when it holds a code verifier, else `access_token=...&id_token=...&expires_in=...
+/// &state=...` (the fragment). The pending login and `state` come first: until they match,
+/// nothing of the answer is read, the tenant's error included.
 pub fn parse_callback(
     answer: &str,
     pending: Option<&PendingLogin>,
     now: u64,
-) -> Result<TokenResponse, CallbackError> {
+) -> Result<Answer, CallbackError> {
     let pending = pending.ok_or(CallbackError::NoPendingLogin)?;
     if pending.is_expired(now) {
         return Err(CallbackError::LoginExpired);
@@ -132,15 +181,49 @@ pub fn parse_callback(
             .cloned()
             .ok_or(CallbackError::Missing(what))
     };
+    if pending.code_verifier.is_some() {
+        return part("code", "authorization code").map(Answer::Code);
+    }
     let expires_at = get("expires_in")
         .and_then(|e| e.parse::<u64>().ok())
         .and_then(|e| now.checked_add(e))
         .ok_or(CallbackError::Missing("valid expires_in"))?;
-    Ok(TokenResponse {
+    Ok(Answer::Tokens(TokenResponse {
         access_token: part("access_token", "access token")?,
         id_token: part("id_token", "ID token")?,
         expires_at,
-    })
+        refresh_token: None,
+    }))
+}
+
+/// The message type of a `web_message` answer (auth0.js, auth0-spa-js and Auth0 agree).
+pub const WEB_MESSAGE_TYPE: &str = "authorization_response";
+
+/// A message posted to the app's window while a silent renewal waits, as its listener sees
+/// it. Any page can post to any window, so most messages are not the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostedMessage<'a> {
+    /// `event.origin`: who posted it, as the browser (not the sender) says.
+    pub origin: &'a str,
+    /// Whether `event.source` is the window of the renewal's own iframe.
+    pub from_the_frame: bool,
+    /// `data.type`.
+    pub kind: Option<&'a str>,
+    /// `data.response.state`.
+    pub state: Option<&'a str>,
+}
+
+impl PostedMessage<'_> {
+    /// The renewal's answer only if it comes from the tenant's origin, from that iframe's
+    /// window, is an `authorization_response`, and carries this renewal's `state`.
+    pub fn is_the_answer(&self, tenant_origin: &str, state: &str) -> bool {
+        self.origin == tenant_origin
+            && self.from_the_frame
+            && self.kind == Some(WEB_MESSAGE_TYPE)
+            && self
+                .state
+                .is_some_and(|s| constant_time_eq(s.as_bytes(), state.as_bytes()))
+    }
 }
 
 /// Compares secrets without stopping at the first difference.
@@ -160,11 +243,15 @@ mod tests {
             nonce: "n".into(),
             return_to: "/ping".into(),
             started_at: NOW - 5,
+            code_verifier: None,
         }
     }
 
     fn parse(answer: &str) -> Result<TokenResponse, CallbackError> {
-        parse_callback(answer, Some(&pending()), NOW)
+        match parse_callback(answer, Some(&pending()), NOW)? {
+            Answer::Tokens(tokens) => Ok(tokens),
+            Answer::Code(code) => panic!("a code ({code}) for an implicit login"),
+        }
     }
 
     #[test]
@@ -174,6 +261,50 @@ mod tests {
         assert_eq!(response.access_token, "at");
         assert_eq!(response.id_token, "it");
         assert_eq!(response.expires_at, NOW + 7200);
+    }
+
+    #[test]
+    fn a_code_login_reads_only_the_code_after_the_state() {
+        let code_login = PendingLogin {
+            code_verifier: Some("v".repeat(43)),
+            ..pending()
+        };
+        let parse = |answer: &str| parse_callback(answer, Some(&code_login), NOW);
+        assert_eq!(parse("code=c1&state=s-123"), Ok(Answer::Code("c1".into())));
+        // Tokens in the fragment are not what this login asked for.
+        assert_eq!(
+            parse("access_token=at&id_token=it&expires_in=1&state=s-123"),
+            Err(CallbackError::Missing("authorization code"))
+        );
+        assert_eq!(
+            parse("code=c1&state=other"),
+            Err(CallbackError::StateMismatch)
+        );
+    }
+
+    #[test]
+    fn the_token_endpoints_answer_must_carry_an_id_token_and_a_sane_expiry() {
+        let answer = |id_token: Option<&str>, expires_in| shared::oauth::TokenResponse {
+            access_token: "at".into(),
+            id_token: id_token.map(Into::into),
+            refresh_token: Some("rt".into()),
+            scope: None,
+            expires_in,
+            token_type: "Bearer".into(),
+        };
+        let tokens = TokenResponse::from_endpoint(answer(Some("it"), 60), NOW).unwrap();
+        assert_eq!(
+            (tokens.expires_at, tokens.refresh_token),
+            (NOW + 60, Some("rt".into()))
+        );
+        assert_eq!(
+            TokenResponse::from_endpoint(answer(None, 60), NOW),
+            Err(CallbackError::Missing("ID token"))
+        );
+        assert_eq!(
+            TokenResponse::from_endpoint(answer(Some("it"), u64::MAX), NOW),
+            Err(CallbackError::Missing("valid expires_in"))
+        );
     }
 
     #[test]
@@ -189,6 +320,50 @@ mod tests {
         let error = parse_callback("error=x&error_description=Call%20us", None, NOW).unwrap_err();
         assert_eq!(error, CallbackError::NoPendingLogin);
         assert!(error.is_foreign() && !error.to_string().contains("Call us"));
+    }
+
+    #[test]
+    fn only_the_tenants_answer_from_the_renewals_frame_for_its_state_is_taken() {
+        let tenant = "https://t.example.com";
+        let answer = PostedMessage {
+            origin: tenant,
+            from_the_frame: true,
+            kind: Some(WEB_MESSAGE_TYPE),
+            state: Some("s-123"),
+        };
+        assert!(answer.is_the_answer(tenant, "s-123"));
+        for forged in [
+            PostedMessage {
+                origin: "https://evil.example",
+                ..answer
+            },
+            PostedMessage {
+                origin: "https://t.example.com:444",
+                ..answer
+            },
+            PostedMessage {
+                from_the_frame: false,
+                ..answer
+            },
+            PostedMessage {
+                kind: Some("authorization_request"),
+                ..answer
+            },
+            PostedMessage {
+                kind: None,
+                ..answer
+            },
+            PostedMessage {
+                state: Some("s-124"),
+                ..answer
+            },
+            PostedMessage {
+                state: None,
+                ..answer
+            },
+        ] {
+            assert!(!forged.is_the_answer(tenant, "s-123"), "{forged:?}");
+        }
     }
 
     #[test]

@@ -52,6 +52,17 @@ mod golden {
                 "The login answer has no ID token. Log in again.",
             ),
             (
+                CodeRefused {
+                    error: "invalid_grant".into(),
+                    description: "Invalid authorization code".into(),
+                },
+                "The tenant refused to exchange the login's code for tokens: Invalid authorization code (invalid_grant). No session was stored. Log in again.",
+            ),
+            (
+                TokenEndpoint("no answer within 10 s".into()),
+                "The tenant's token endpoint could not be reached to finish the login (no answer within 10 s). No session was stored.",
+            ),
+            (
                 KeysUnavailable("timeout".into()),
                 "The tenant's signing keys could not be fetched to check the ID token (timeout). No session was stored.",
             ),

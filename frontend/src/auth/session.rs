@@ -42,12 +42,32 @@ pub struct Session {
     /// Seconds since the epoch after which the access token is no longer good.
     pub expires_at: u64,
     pub profile: Profile,
+    /// The code flow's refresh token, when it asked for one: spent at the next renewal, which
+    /// brings its successor (rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
+
+/// How long before its expiry a session is renewed: time for a renewal (an iframe's round
+/// trip, or a refresh-token grant) to complete before the token stops working.
+pub const RENEW_MARGIN_SECS: u64 = 60;
 
 impl Session {
     /// Past `expires_at` the session counts as logged out.
     pub fn is_expired(&self, now: u64) -> bool {
         now >= self.expires_at
+    }
+
+    /// Within [`RENEW_MARGIN_SECS`] of its expiry (or past it): time to renew.
+    pub fn needs_renewal(&self, now: u64) -> bool {
+        now.saturating_add(RENEW_MARGIN_SECS) >= self.expires_at
+    }
+
+    /// Seconds from `now` until the session should be renewed.
+    pub fn renew_in(&self, now: u64) -> u64 {
+        self.expires_at
+            .saturating_sub(RENEW_MARGIN_SECS)
+            .saturating_sub(now)
     }
 }
 
@@ -66,7 +86,19 @@ mod tests {
                 picture: None,
                 email: None,
             },
+            refresh_token: None,
         }
+    }
+
+    #[test]
+    fn renewal_is_due_a_margin_before_expiry() {
+        let s = session(1_000);
+        assert!(!s.needs_renewal(1_000 - RENEW_MARGIN_SECS - 1));
+        assert!(s.needs_renewal(1_000 - RENEW_MARGIN_SECS));
+        assert!(s.needs_renewal(2_000));
+        assert_eq!(s.renew_in(900), 1_000 - RENEW_MARGIN_SECS - 900);
+        assert_eq!(s.renew_in(999), 0);
+        assert_eq!(session(10).renew_in(0), 0);
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub enum AuthAction {
     },
     ConfigFailed(String),
     LoggedIn(Session),
-    /// The session expired or was refused: forget it.
+    /// A silent renewal's session: taken unless the user left (logged out) meanwhile.
+    Renewed(Session),
+    /// The session expired, was refused, or the tenant's session ended: forget it.
     SessionEnded,
     /// Forget the session, then leave for the tenant's logout.
     LogOut {
@@ -69,6 +71,11 @@ impl AuthState {
                 ..AuthState::default()
             },
             AuthAction::LoggedIn(session) => AuthState {
+                session: Some(session),
+                ..self.clone()
+            },
+            AuthAction::Renewed(_) if self.leaving_to.is_some() => self.clone(),
+            AuthAction::Renewed(session) => AuthState {
                 session: Some(session),
                 ..self.clone()
             },
@@ -111,6 +118,8 @@ mod tests {
             audience: "a".into(),
             scope: LOGIN_SCOPE.into(),
             session_storage: SessionStorage::Session,
+            login_flow: Default::default(),
+            refresh_tokens: false,
         }
     }
 
@@ -125,6 +134,7 @@ mod tests {
                 picture: None,
                 email: None,
             },
+            refresh_token: None,
         }
     }
 
@@ -162,6 +172,16 @@ mod tests {
         });
         assert_eq!(leaving.session, None);
         assert_eq!(leaving.leaving_to.as_deref(), Some("https://t/v2/logout"));
+    }
+
+    #[test]
+    fn a_renewal_replaces_the_session_but_never_undoes_a_logout() {
+        let renewed = loaded(Some(session(200))).reduce(AuthAction::Renewed(session(900)));
+        assert_eq!(renewed.session, Some(session(900)));
+        let leaving = loaded(Some(session(200))).reduce(AuthAction::LogOut {
+            logout_url: "https://t/v2/logout".into(),
+        });
+        assert_eq!(leaving.reduce(AuthAction::Renewed(session(900))), leaving);
     }
 
     #[test]

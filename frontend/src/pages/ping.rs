@@ -4,9 +4,8 @@ use yew::prelude::*;
 
 use crate::api::{self, Endpoint, Outcome, Problem};
 use crate::auth::state::AuthAction;
-use crate::browser;
 use crate::components::problem_view::problem_view;
-use crate::provider::{use_auth, use_session};
+use crate::provider::{AuthContext, fresh_session, use_auth, use_session};
 
 /// One call at a time to the API, with the session's access token: its answer, whether one
 /// is under way, and the callback that makes one. A call the API refuses for the session's
@@ -19,31 +18,35 @@ fn use_api_call() -> (Option<(Endpoint, Outcome)>, bool, Callback<Endpoint>) {
     let call = {
         let (outcome, busy) = (outcome.clone(), busy.clone());
         Callback::from(move |endpoint: Endpoint| {
-            let token = auth
-                .live_session(browser::now_secs())
-                .map(|s| s.access_token.clone());
-            // An expired session is caught here, before the API has to say so.
-            if endpoint.needs_login() && token.is_none() {
-                outcome.set(Some((endpoint, Outcome::Failed(expired()))));
-                auth.dispatch(AuthAction::SessionEnded);
-                return;
-            }
             busy.set(true);
             let (auth, outcome, busy) = (auth.clone(), outcome.clone(), busy.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                let result = api::call(endpoint, token.as_deref()).await;
-                if let Outcome::Failed(problem) = &result
-                    && problem.offer_login
-                    && endpoint.needs_login()
-                {
-                    auth.dispatch(AuthAction::SessionEnded);
-                }
+                let result = call_with_session(&auth, endpoint).await;
                 busy.set(false);
                 outcome.set(Some((endpoint, result)));
             });
         })
     };
     ((*outcome).clone(), *busy, call)
+}
+
+/// Calls `endpoint`, with a session renewed first if it is about to expire. An expired
+/// session that cannot be renewed is caught here, before the API has to say so.
+async fn call_with_session(auth: &AuthContext, endpoint: Endpoint) -> Outcome {
+    if !endpoint.needs_login() {
+        return api::call(endpoint, None).await;
+    }
+    let Some(session) = fresh_session(auth).await else {
+        auth.dispatch(AuthAction::SessionEnded);
+        return Outcome::Failed(expired());
+    };
+    let result = api::call(endpoint, Some(&session.access_token)).await;
+    if let Outcome::Failed(problem) = &result
+        && problem.offer_login
+    {
+        auth.dispatch(AuthAction::SessionEnded);
+    }
+    result
 }
 
 #[component]
