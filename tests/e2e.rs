@@ -72,6 +72,16 @@ async fn stack() -> Stack {
 
 /// The stack, with a change to the API's settings.
 async fn stack_with(change: impl FnOnce(&mut api::config::Settings) + 'static) -> Stack {
+    stack_at("127.0.0.1", change).await
+}
+
+/// The stack with the tenant reached at `tenant_host` (its issuer's host): `127.0.0.1` is the
+/// app's own site; `localhost` another one, so the tenant's cookies in the app's iframe are
+/// third-party cookies.
+async fn stack_at(
+    tenant_host: &str,
+    change: impl FnOnce(&mut api::config::Settings) + 'static,
+) -> Stack {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let app_origin = origin.clone();
@@ -89,6 +99,7 @@ async fn stack_with(change: impl FnOnce(&mut api::config::Settings) + 'static) -
         .settings(|s| s.spa_dir = Some(dist()))
         .settings(change)
         .listener(listener)
+        .tenant_host(tenant_host)
         .spawn()
         .await;
     Stack { origin, app }
@@ -145,6 +156,10 @@ async fn browser() -> Browser {
                 "--no-first-run", "--disable-quic", "--window-size=1100,900",
                 format!("--user-data-dir={}", profile.display()),
             ],
+            // A browser that allows third-party cookies, as most still do: the cross-site
+            // arrangement of the tenant relies on them, as it does on Auth0 without a
+            // custom domain.
+            "prefs": { "profile.cookie_controls_mode": 0, "profile.block_third_party_cookies": false },
         },
     });
     let capabilities = capabilities.as_object().unwrap().clone();
@@ -281,6 +296,21 @@ impl Browser {
             "You are not logged in! Please log in to continue.",
         )
         .await;
+    }
+
+    /// Waits until the page that set `window.before_logout` has been replaced by a new one.
+    async fn wait_for_new_page(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let script = "return document.readyState === 'complete' && !window.before_logout;";
+        while !self
+            .client
+            .execute(script, vec![])
+            .await
+            .is_ok_and(|v| v == json!(true))
+        {
+            assert!(Instant::now() < deadline, "the page never changed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Runs `change` (JavaScript on `s`, the stored session) on the session in storage.
@@ -810,8 +840,19 @@ async fn both_flows_log_in_ping_keep_the_session_on_reload_and_log_out() {
 #[tokio::test]
 async fn memory_sessions_are_renewed_silently_after_a_reload() {
     require_browser!();
-    for flow in FLOWS {
-        let stack = stack_for(flow, false, SessionStorage::Memory).await;
+    // The tenant on the app's site, then on another site (its session cookie then reaches
+    // the iframe only as a third-party cookie: SameSite=None; Secure, as Auth0's).
+    for (tenant_host, flow) in [
+        ("127.0.0.1", LoginFlow::Implicit),
+        ("127.0.0.1", LoginFlow::Code),
+        ("localhost", LoginFlow::Implicit),
+        ("localhost", LoginFlow::Code),
+    ] {
+        let stack = stack_at(tenant_host, move |s| {
+            s.login_flow = flow;
+            s.session_storage = SessionStorage::Memory;
+        })
+        .await;
         let b = browser().await;
         b.log_in_from_ping(&stack, "reader@example.com", "reader")
             .await;
@@ -822,7 +863,7 @@ async fn memory_sessions_are_renewed_silently_after_a_reload() {
             .wait()
             .for_element(Locator::Css("#logout"))
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{tenant_host} {flow:?}: {e}"));
         assert_eq!(b.url().await, format!("{}/ping", stack.origin), "{flow:?}");
         b.call("#call-private-scoped", Message::PRIVATE_SCOPED)
             .await;
@@ -971,4 +1012,164 @@ async fn a_tampered_or_replayed_code_is_refused_with_a_message() {
     ))
     .await;
     assert_refused(&b, "invalid_grant").await;
+}
+
+// ---- Auth0's own SPA SDK against the development tenant (issue 11) ----
+
+/// The SDK's browser bundle (`cargo xtask test` unpacks it from npm and says where).
+fn sdk_bundle() -> Result<String, String> {
+    let path = std::env::var("AUTH0_SPA_JS")
+        .map_err(|_| "AUTH0_SPA_JS is not set (`cargo xtask test` sets it)".to_owned())?;
+    std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
+}
+
+/// A page at its own origin that loads auth0-spa-js and makes a client for the tenant, as an
+/// app built on the SDK would; `sessionStorage.mode` says iframe (`memory` cache) or refresh
+/// tokens (`localstorage` cache, so the refresh token outlives a reload).
+async fn serve_sdk_page(listener: TcpListener, sdk: String, issuer: &str) {
+    let page = format!(
+        r#"<!doctype html><meta charset="utf-8"><title>auth0-spa-js</title>
+<script src="/auth0-spa-js.js"></script>
+<script>
+window.makeClient = () => {{
+  const refresh = sessionStorage.getItem("mode") === "refresh";
+  return new auth0.Auth0Client({{
+    domain: "{domain}",
+    clientId: "{SPA_CLIENT_ID}",
+    useRefreshTokens: refresh,
+    cacheLocation: refresh ? "localstorage" : "memory",
+    authorizationParams: {{
+      audience: "{AUDIENCE}",
+      scope: "openid profile read:messages",
+      redirect_uri: location.origin + "/",
+    }},
+  }});
+}};
+</script>"#,
+        domain = issuer.trim_end_matches('/'),
+    );
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || async move { axum::response::Html(page) }),
+        )
+        .route(
+            "/auth0-spa-js.js",
+            axum::routing::get(move || async move { ([("content-type", "text/javascript")], sdk) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+}
+
+/// Runs `body` (JavaScript, may `await`) in the page; its value, or `{error}` if it threw.
+async fn run_in_page(b: &Browser, body: &str) -> serde_json::Value {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         (async () => {{ {body} }})().then(done, e => done({{ error: String((e && (e.error_description || e.message)) || e) }}));"
+    );
+    b.client.execute_async(&script, vec![]).await.unwrap()
+}
+
+#[tokio::test]
+async fn auth0s_spa_sdk_logs_in_renews_and_logs_out_against_the_development_tenant() {
+    require_browser!();
+    let sdk = match sdk_bundle() {
+        Ok(sdk) => sdk,
+        Err(why) => {
+            assert!(std::env::var_os("E2E_REQUIRED").is_none(), "{why}");
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let page_origin = origin.clone();
+    let app = TestApp::builder()
+        .tenant(move |config| {
+            let spa = config
+                .applications
+                .iter_mut()
+                .find(|a| a.app_type == devtenant::AppType::Spa)
+                .unwrap();
+            spa.callbacks.push(format!("{page_origin}/"));
+            spa.logout_urls.push(format!("{page_origin}/"));
+            spa.web_origins.push(page_origin);
+        })
+        .spawn()
+        .await;
+    serve_sdk_page(listener, sdk, app.issuer()).await;
+    for mode in ["iframe", "refresh"] {
+        let b = browser().await;
+        b.open(&format!("{origin}/")).await;
+        b.client
+            .execute(
+                "sessionStorage.setItem('mode', arguments[0]); makeClient().loginWithRedirect(); return true;",
+                vec![json!(mode)],
+            )
+            .await
+            .unwrap();
+        b.wait_for_url(app.issuer()).await;
+        b.client
+            .wait()
+            .for_element(Locator::Css("#email"))
+            .await
+            .unwrap();
+        b.fill_login_form("reader@example.com", "reader").await;
+        b.wait_for_url(&format!("{origin}/?")).await;
+        let signed_in = run_in_page(
+            &b,
+            "const c = makeClient();
+             await c.handleRedirectCallback();
+             const user = await c.getUser();
+             const cached = await c.getTokenSilently();
+             const renewed = await c.getTokenSilently({ cacheMode: 'off' });
+             return { sub: user.sub, name: user.name, cached, renewed };",
+        )
+        .await;
+        assert_eq!(signed_in["sub"], "auth0|reader", "{mode}: {signed_in}");
+        assert_eq!(signed_in["name"], "Ada Reader", "{mode}");
+        for token in [&signed_in["cached"], &signed_in["renewed"]] {
+            let answer = app.get("/api/private-scoped", token.as_str()).await;
+            assert_eq!(answer.status(), 200, "{mode}");
+        }
+        // A reload: the memory cache is gone; the tenant's session cookie (in the SDK's
+        // iframe) or the stored refresh token logs the same code in again.
+        b.client.refresh().await.unwrap();
+        let after_reload = run_in_page(
+            &b,
+            "const c = makeClient();
+             const token = await c.getTokenSilently();
+             return { token, authenticated: await c.isAuthenticated() };",
+        )
+        .await;
+        assert_eq!(
+            after_reload["authenticated"], true,
+            "{mode}: {after_reload}"
+        );
+        let answer = app
+            .get("/api/private-scoped", after_reload["token"].as_str())
+            .await;
+        assert_eq!(answer.status(), 200, "{mode}");
+        // Logout ends the tenant's session too: nothing renews afterwards.
+        b.client
+            .execute(
+                "window.before_logout = true; makeClient().logout({ logoutParams: { returnTo: location.origin + '/' } }); return true;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        b.wait_for_new_page().await;
+        assert_eq!(b.url().await, format!("{origin}/"));
+        let logged_out = run_in_page(
+            &b,
+            "sessionStorage.setItem('mode', 'iframe');
+             const c = makeClient();
+             try { await c.getTokenSilently(); return { renewed: true }; }
+             catch (e) { return { error: e.error }; }",
+        )
+        .await;
+        assert_eq!(
+            logged_out["error"], "login_required",
+            "{mode}: {logged_out}"
+        );
+    }
 }

@@ -83,6 +83,7 @@ pub struct TestAppBuilder {
     settings: Vec<SettingsChange>,
     listener: Option<TcpListener>,
     issuer: Option<String>,
+    tenant_host: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -113,9 +114,22 @@ impl TestAppBuilder {
         self
     }
 
+    /// Reach the tenant as `http://{host}:{port}/` (its issuer), e.g. `localhost`, which is
+    /// another site than the `127.0.0.1` the API and the SPA are served from.
+    pub fn tenant_host(mut self, host: &str) -> Self {
+        self.tenant_host = Some(host.to_owned());
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let keys = KeyRing::from_keys(self.keys.clone());
-        let tenant = DevTenant::spawn_with(self.tenant.clone(), keys).await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let mut config = self.tenant.clone();
+        if let Some(host) = &self.tenant_host {
+            let port = listener.local_addr().expect("bound").port();
+            config.tenant.issuer = Some(format!("http://{host}:{port}/"));
+        }
+        let tenant = DevTenant::spawn_on(listener, config, keys);
         self.spawn_for(tenant).await
     }
 
@@ -150,6 +164,7 @@ impl TestApp {
             settings: Vec::new(),
             listener: None,
             issuer: None,
+            tenant_host: None,
         }
     }
 

@@ -100,7 +100,8 @@ fn ensure_rust_components() -> Result<(), String> {
 fn setup() -> Result<(), String> {
     ensure_rust_components()?;
     tools::ensure_spa_tools()?;
-    tools::ensure_chromium()
+    tools::ensure_chromium()?;
+    tools::ensure_auth0_spa_js()
 }
 
 fn test() -> Result<(), String> {
@@ -125,9 +126,15 @@ fn test() -> Result<(), String> {
     spa::build()?;
     spa::check_size()?;
     tools::ensure_chromium()?;
+    tools::ensure_auth0_spa_js()?;
     let mut counts = cargo_test(&["--workspace", "--all-targets", "--locked"])?;
     println!("==> figures from the end-to-end tests (headless Chromium):");
-    for figures in ["login-round-trip.txt", "timings.txt", "renewal.txt", "refresh.txt"] {
+    for figures in [
+        "login-round-trip.txt",
+        "timings.txt",
+        "renewal.txt",
+        "refresh.txt",
+    ] {
         let text = std::fs::read_to_string(root().join("target/e2e").join(figures));
         for line in text.iter().flat_map(|t| t.lines()) {
             println!("    {line}");
@@ -159,6 +166,7 @@ fn cargo_test(args: &[&str]) -> Result<Counts, String> {
         // chromedriver for the end-to-end tests is found on PATH; here they must run, not skip.
         .env("PATH", tools::path_with_tools())
         .env("E2E_REQUIRED", "1")
+        .env("AUTH0_SPA_JS", tools::auth0_spa_js_bundle())
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start cargo test: {e}"))?;

@@ -24,7 +24,10 @@ pub fn build() -> Result<(), String> {
 /// The most the app's code may weigh, wasm and JS, gzip -9: what a browser must download and
 /// compile before the first page shows. A build past it fails the test command; lower it when
 /// the bundle shrinks, raise it only knowing what the bytes buy.
-pub const BUDGET_GZIP_BYTES: usize = 135_100;
+///
+/// History: 170,487 (issue 10's start) → 135,100 (own router, JSON by the browser, …) →
+/// 147,300: the code flow with PKCE, silent renewal in an iframe and refresh tokens (+12.2 KB).
+pub const BUDGET_GZIP_BYTES: usize = 147_300;
 
 /// Prints the sizes of what the browser downloads to run the app, raw and gzip -9, and fails
 /// when the code (wasm and JS) is over [`BUDGET_GZIP_BYTES`].

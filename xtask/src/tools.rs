@@ -119,6 +119,44 @@ pub fn ensure_wasm_opt() -> Result<(), String> {
     )
 }
 
+/// Auth0's SPA SDK, for one browser test: the development tenant must satisfy the client
+/// Auth0 ships. Never shipped in the app.
+pub const AUTH0_SPA_JS_VERSION: &str = "2.28.3";
+
+/// Where the SDK's browser bundle (UMD, self-contained) is unpacked; the browser tests read
+/// this path from `AUTH0_SPA_JS`.
+pub fn auth0_spa_js_bundle() -> PathBuf {
+    tools_dir()
+        .join(format!("auth0-spa-js-{AUTH0_SPA_JS_VERSION}"))
+        .join("package/dist/auth0-spa-js.production.js")
+}
+
+/// The SDK's package from npm, unpacked into tools/. `npm pack`, not `npm install`: the
+/// bundle carries its dependencies, and npm need not resolve them.
+pub fn ensure_auth0_spa_js() -> Result<(), String> {
+    if auth0_spa_js_bundle().is_file() {
+        return Ok(());
+    }
+    let dir = tools_dir().join(format!("auth0-spa-js-{AUTH0_SPA_JS_VERSION}"));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    step(
+        &format!(
+            "downloading @auth0/auth0-spa-js {AUTH0_SPA_JS_VERSION} from npm into tools/ (a browser test uses it)"
+        ),
+        Command::new("npm")
+            .args(["pack", "--silent"])
+            .arg(format!("@auth0/auth0-spa-js@{AUTH0_SPA_JS_VERSION}"))
+            .current_dir(&dir),
+    )?;
+    step(
+        "unpacking it",
+        Command::new("tar")
+            .args(["xzf"])
+            .arg(format!("auth0-auth0-spa-js-{AUTH0_SPA_JS_VERSION}.tgz"))
+            .current_dir(&dir),
+    )
+}
+
 /// Debian's Chromium and its WebDriver, for the end-to-end tests.
 pub fn ensure_chromium() -> Result<(), String> {
     if output_of("chromium", &["--version"]).is_some()
