@@ -70,6 +70,20 @@ async fn stack() -> Stack {
     stack_with(|_| {}).await
 }
 
+/// Registers an app at `origin` with the tenant's SPA application, as one would in Auth0's
+/// dashboard: `{origin}{callback}` an allowed callback, `{origin}{logout}` an allowed logout
+/// URL, the origin an allowed web origin.
+fn register(config: &mut devtenant::TenantConfig, origin: &str, callback: &str, logout: &str) {
+    let spa = config
+        .applications
+        .iter_mut()
+        .find(|a| a.app_type == devtenant::AppType::Spa)
+        .expect("the built-in configuration has an SPA");
+    spa.callbacks.push(format!("{origin}{callback}"));
+    spa.logout_urls.push(format!("{origin}{logout}"));
+    spa.web_origins.push(origin.to_owned());
+}
+
 /// The stack, with a change to the API's settings.
 async fn stack_with(change: impl FnOnce(&mut api::config::Settings) + 'static) -> Stack {
     stack_at("127.0.0.1", change).await
@@ -86,16 +100,7 @@ async fn stack_at(
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let app_origin = origin.clone();
     let app = TestApp::builder()
-        .tenant(move |config| {
-            let spa = config
-                .applications
-                .iter_mut()
-                .find(|a| a.app_type == devtenant::AppType::Spa)
-                .unwrap();
-            spa.callbacks.push(format!("{app_origin}/callback"));
-            spa.logout_urls.push(app_origin.clone());
-            spa.web_origins.push(app_origin);
-        })
+        .tenant(move |config| register(config, &app_origin, "/callback", ""))
         .settings(|s| s.spa_dir = Some(dist()))
         .settings(change)
         .listener(listener)
@@ -814,26 +819,53 @@ fn report(name: &str, line: String) {
 #[tokio::test]
 async fn both_flows_log_in_ping_keep_the_session_on_reload_and_log_out() {
     require_browser!();
-    for flow in FLOWS {
-        let stack = stack_for(flow, false, SessionStorage::Session).await;
+    for (flow, storage, area) in [
+        (
+            LoginFlow::Implicit,
+            SessionStorage::Session,
+            "sessionStorage",
+        ),
+        (LoginFlow::Code, SessionStorage::Session, "sessionStorage"),
+        (LoginFlow::Implicit, SessionStorage::Local, "localStorage"),
+        (LoginFlow::Code, SessionStorage::Local, "localStorage"),
+    ] {
+        let stack = stack_for(flow, false, storage).await;
         let b = browser().await;
+        let stored = async || {
+            let script = format!("return {area}.getItem(arguments[0]);");
+            b.client
+                .execute(&script, vec![json!(SESSION_KEY)])
+                .await
+                .unwrap()
+        };
         b.log_in_from_ping(&stack, "reader@example.com", "reader")
             .await;
         // Neither tokens nor the code stay in the address bar; the verifier is gone.
         assert_eq!(b.url().await, format!("{}/ping", stack.origin), "{flow:?}");
         assert_eq!(b.session_storage(PENDING_KEY).await, json!(null));
+        assert!(stored().await.is_string(), "{flow:?} {area}");
         b.call("#call-public", Message::PUBLIC).await;
         b.call("#call-private", Message::PRIVATE).await;
         b.call("#call-private-scoped", Message::PRIVATE_SCOPED)
             .await;
+        // A reload picks the session up from storage: no renewal is needed.
         b.client.refresh().await.unwrap();
         b.call("#call-private-scoped", Message::PRIVATE_SCOPED)
             .await;
+        let renewals = b
+            .client
+            .execute(
+                "return performance.getEntriesByName('renewal-started').length;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(renewals, json!(0), "{flow:?} {area}");
         b.click("#logout").await;
         b.wait_for_url(&stack.origin).await;
         b.wait_for_text("#home-status", "You are not logged in!")
             .await;
-        assert_eq!(b.session_storage(SESSION_KEY).await, json!(null));
+        assert_eq!(stored().await, json!(null), "{flow:?} {area}");
     }
 }
 
@@ -1084,16 +1116,7 @@ async fn auth0s_spa_sdk_logs_in_renews_and_logs_out_against_the_development_tena
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let page_origin = origin.clone();
     let app = TestApp::builder()
-        .tenant(move |config| {
-            let spa = config
-                .applications
-                .iter_mut()
-                .find(|a| a.app_type == devtenant::AppType::Spa)
-                .unwrap();
-            spa.callbacks.push(format!("{page_origin}/"));
-            spa.logout_urls.push(format!("{page_origin}/"));
-            spa.web_origins.push(page_origin);
-        })
+        .tenant(move |config| register(config, &page_origin, "/", "/"))
         .spawn()
         .await;
     serve_sdk_page(listener, sdk, app.issuer()).await;
@@ -1172,4 +1195,88 @@ async fn auth0s_spa_sdk_logs_in_renews_and_logs_out_against_the_development_tena
             "{mode}: {logged_out}"
         );
     }
+}
+
+/// While a silent renewal waits for the tenant (slowed down by a test switch), forged answers
+/// are posted to the app's window: the right type and this renewal's own `state` and `nonce`
+/// (read off the iframe), an ID token signed with the tenant's very key, but posted by
+/// another window of another origin. The app must take none of them: the tenant's real answer,
+/// `login_required` (this browser has no session there), leaves it logged out.
+#[tokio::test]
+async fn forged_renewal_answers_change_nothing() {
+    require_browser!();
+    let stack = stack_for(LoginFlow::Implicit, false, SessionStorage::Session).await;
+    stack
+        .app
+        .tenant
+        .tenant
+        .set_silent_answer_delay(Duration::from_secs(3));
+    let b = browser().await;
+    b.open(&format!("{}/ping", stack.origin)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let src = loop {
+        let src = b
+            .client
+            .execute(
+                "const f = document.querySelector('iframe'); return f ? f.src : null;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if let Some(src) = src.as_str() {
+            break src.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no renewal iframe");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let url = url::Url::parse(&src).unwrap();
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    let (state, nonce) = (param("state"), param("nonce"));
+    // Every check of the answer itself would pass: only where it comes from gives it away.
+    let id_token = KEY.sign(&json!({
+        "iss": stack.issuer(), "sub": "auth0|mallory", "aud": SPA_CLIENT_ID, "name": "Mallory",
+        "exp": now() + 600, "iat": now(), "nonce": nonce,
+        "at_hash": devtenant::testing::at_hash("forged"),
+    }));
+    let forged = json!({
+        "type": "authorization_response",
+        "response": {
+            "access_token": "forged", "id_token": id_token, "expires_in": "7200",
+            "token_type": "Bearer", "state": state,
+        },
+    });
+    // From this very window (another window than the iframe, the app's origin): three times,
+    // as an attacker would repeat it, and once with another state for good measure.
+    let mut other_state = forged.clone();
+    other_state["response"]["state"] = json!("another-state");
+    for message in [&forged, &forged, &other_state, &forged] {
+        b.client
+            .execute(
+                "window.postMessage(arguments[0], '*'); return true;",
+                vec![message.clone()],
+            )
+            .await
+            .unwrap();
+    }
+    // The tenant's real answer comes after its delay: login_required.
+    b.wait_for_text("#login-prompt", "Log in to call a private")
+        .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(b.client.find(Locator::Css("#logout")).await.is_err());
+    assert_eq!(b.session_storage(SESSION_KEY).await, json!(null));
+    let iframes = b
+        .client
+        .execute("return document.querySelectorAll('iframe').length;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        iframes,
+        json!(0),
+        "the renewal's iframe is removed once answered"
+    );
 }

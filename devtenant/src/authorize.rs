@@ -92,6 +92,9 @@ async fn authorize(
         Ok(request) => request,
         Err((reply, error)) => return deliver_error(&reply, &error),
     };
+    if request.silent {
+        tokio::time::sleep(tenant.authorize_faults().silent_delay()).await;
+    }
     let session_user = cookies::session_id(&jar)
         .and_then(|id| tenant.store().session_user(id))
         .and_then(|id| tenant.config().user_by_id(&id).cloned());

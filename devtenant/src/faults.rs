@@ -1,5 +1,7 @@
-//! Test-only switches on the JWKS endpoint, for tests of a JWKS client (the API's): make the
-//! tenant "down", slow, or publish something else than its keys; count the fetches.
+//! Test-only switches: on the JWKS endpoint, for tests of a JWKS client (the API's): make the
+//! tenant "down", slow, or publish something else than its keys; count the fetches. On
+//! `/authorize`, for tests of a silent renewal: answer `prompt=none` late, so that a test can
+//! post forged answers to the app while it waits.
 //!
 //! A type of its own, so that the one handler that reads it asks it questions instead of
 //! reading fields, and the tenant's state says plainly which of its parts are for tests.
@@ -51,5 +53,22 @@ impl JwksFaults {
     /// How many times the JWKS was requested.
     pub fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+/// What `/authorize` does differently, for tests.
+#[derive(Debug, Default)]
+pub struct AuthorizeFaults {
+    silent_delay: Mutex<Duration>,
+}
+
+impl AuthorizeFaults {
+    pub fn set_silent_delay(&self, delay: Duration) {
+        *self.silent_delay.lock().unwrap_or_else(|e| e.into_inner()) = delay;
+    }
+
+    /// How long a `prompt=none` request waits before its answer.
+    pub fn silent_delay(&self) -> Duration {
+        *self.silent_delay.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use crate::config::TenantConfig;
-use crate::faults::{JwksBehaviour, JwksFaults};
+use crate::faults::{AuthorizeFaults, JwksBehaviour, JwksFaults};
 use crate::keys::{KeyFile, KeyFileError, KeyRing, SigningKey};
 use crate::store::Store;
 
@@ -30,6 +30,7 @@ struct Inner {
     store: Store,
     /// Test switches on the JWKS endpoint.
     faults: JwksFaults,
+    authorize_faults: AuthorizeFaults,
 }
 
 /// The key file and when it was last read, so `devtenant rotate-key` run beside a serving
@@ -77,6 +78,7 @@ impl DevTenant {
                 key_file,
                 store: Store::default(),
                 faults: JwksFaults::default(),
+                authorize_faults: AuthorizeFaults::default(),
             }),
         }
     }
@@ -102,6 +104,10 @@ impl DevTenant {
 
     pub(crate) fn faults(&self) -> &JwksFaults {
         &self.inner.faults
+    }
+
+    pub(crate) fn authorize_faults(&self) -> &AuthorizeFaults {
+        &self.inner.authorize_faults
     }
 
     /// The current key ring, re-read from the key file if another process rotated it.
@@ -174,6 +180,12 @@ impl DevTenant {
     /// How long the JWKS endpoint waits before answering. For tests of a JWKS client.
     pub fn set_jwks_delay(&self, delay: Duration) {
         self.inner.faults.set_delay(delay);
+    }
+
+    /// How long `/authorize?prompt=none` waits before answering. For tests of a silent
+    /// renewal's listener.
+    pub fn set_silent_answer_delay(&self, delay: Duration) {
+        self.inner.authorize_faults.set_silent_delay(delay);
     }
 
     /// How many times `/.well-known/jwks.json` was requested.
