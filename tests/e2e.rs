@@ -1112,14 +1112,25 @@ async fn auth0s_spa_sdk_logs_in_renews_and_logs_out_against_the_development_tena
             return;
         }
     };
+    // The tenant on the page's site, then on another one: then the SDK's iframe gets the
+    // tenant's session cookie only as a third-party cookie (SameSite=None; Secure).
+    for tenant_host in ["127.0.0.1", "localhost"] {
+        sdk_round_trips(&sdk, tenant_host).await;
+    }
+}
+
+/// Both ways of the SDK (iframe, refresh tokens) through a login, renewals, a reload and a
+/// logout, against a tenant reached at `tenant_host`.
+async fn sdk_round_trips(sdk: &str, tenant_host: &str) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let page_origin = origin.clone();
     let app = TestApp::builder()
         .tenant(move |config| register(config, &page_origin, "/", "/"))
+        .tenant_host(tenant_host)
         .spawn()
         .await;
-    serve_sdk_page(listener, sdk, app.issuer()).await;
+    serve_sdk_page(listener, sdk.to_owned(), app.issuer()).await;
     for mode in ["iframe", "refresh"] {
         let b = browser().await;
         b.open(&format!("{origin}/")).await;
@@ -1148,7 +1159,10 @@ async fn auth0s_spa_sdk_logs_in_renews_and_logs_out_against_the_development_tena
              return { sub: user.sub, name: user.name, cached, renewed };",
         )
         .await;
-        assert_eq!(signed_in["sub"], "auth0|reader", "{mode}: {signed_in}");
+        assert_eq!(
+            signed_in["sub"], "auth0|reader",
+            "{tenant_host} {mode}: {signed_in}"
+        );
         assert_eq!(signed_in["name"], "Ada Reader", "{mode}");
         for token in [&signed_in["cached"], &signed_in["renewed"]] {
             let answer = app.get("/api/private-scoped", token.as_str()).await;
@@ -1166,7 +1180,7 @@ async fn auth0s_spa_sdk_logs_in_renews_and_logs_out_against_the_development_tena
         .await;
         assert_eq!(
             after_reload["authenticated"], true,
-            "{mode}: {after_reload}"
+            "{tenant_host} {mode}: {after_reload}"
         );
         let answer = app
             .get("/api/private-scoped", after_reload["token"].as_str())

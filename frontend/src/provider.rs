@@ -96,7 +96,8 @@ fn use_renewal(auth: &AuthContext) {
         };
         let timer = due_in.zip(config.clone()).map(|(secs, config)| {
             let auth = auth.clone();
-            let millis = u32::try_from(secs.saturating_mul(1000)).unwrap_or(u32::MAX);
+            // Browsers fire a longer timeout at once: a token good for weeks is renewed early.
+            let millis = secs.saturating_mul(1000).min(MAX_TIMEOUT_MS) as u32;
             Timeout::new(millis, move || {
                 wasm_bindgen_futures::spawn_local(renew_into(auth, config));
             })
@@ -138,8 +139,13 @@ async fn renew_and_tell(
 pub const RENEWAL_STARTED_MARK: &str = "renewal-started";
 pub const RENEWED_MARK: &str = "session-renewed";
 
+/// The longest `setTimeout` browsers honour (2^31 − 1 ms, about 24.8 days).
+const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
+
 thread_local! {
+    /// A renewal is under way: another waits for none, and starts none.
     static RENEWING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The app has started (its settings loaded): the start renews at most once.
     static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
