@@ -96,9 +96,7 @@ fn use_renewal(auth: &AuthContext) {
         };
         let timer = due_in.zip(config.clone()).map(|(secs, config)| {
             let auth = auth.clone();
-            // Browsers fire a longer timeout at once: a token good for weeks is renewed early.
-            let millis = secs.saturating_mul(1000).min(MAX_TIMEOUT_MS) as u32;
-            Timeout::new(millis, move || {
+            Timeout::new(timer_millis(secs), move || {
                 wasm_bindgen_futures::spawn_local(renew_into(auth, config));
             })
         });
@@ -141,6 +139,12 @@ pub const RENEWED_MARK: &str = "session-renewed";
 
 /// The longest `setTimeout` browsers honour (2^31 − 1 ms, about 24.8 days).
 const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
+
+/// `secs` as a browser timer's milliseconds. A longer timer would fire at once, so a token
+/// good for weeks is renewed after 24.8 days instead.
+fn timer_millis(secs: u64) -> u32 {
+    secs.saturating_mul(1000).min(MAX_TIMEOUT_MS) as u32
+}
 
 thread_local! {
     /// A renewal is under way: another waits for none, and starts none.
@@ -210,4 +214,17 @@ pub fn use_logout() -> Callback<()> {
             auth.dispatch(AuthAction::LogOut { logout_url });
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_timers_stay_within_what_browsers_honour() {
+        assert_eq!(timer_millis(0), 0);
+        assert_eq!(timer_millis(7_140), 7_140_000);
+        assert_eq!(timer_millis(30 * 24 * 3600), i32::MAX as u32);
+        assert_eq!(timer_millis(u64::MAX), i32::MAX as u32);
+    }
 }
