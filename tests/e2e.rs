@@ -332,10 +332,7 @@ impl Browser {
 
     /// A member of the stored session.
     async fn stored(&self, member: &str) -> serde_json::Value {
-        let session = self.session_storage(SESSION_KEY).await;
-        let session: serde_json::Value =
-            serde_json::from_str(session.as_str().unwrap_or("null")).unwrap();
-        session[member].clone()
+        stored_session(self).await[member].clone()
     }
 
     /// Waits until the stored session's `member` is no longer `old`; returns the new value.
@@ -581,14 +578,33 @@ async fn expired_or_refused_session_asks_to_log_in_again() {
 
 /// The `state` and `nonce` of the login under way, read off the tenant's URL.
 async fn login_parameters(b: &Browser) -> (String, String) {
-    let url = url::Url::parse(&b.url().await).unwrap();
-    let get = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    };
-    (get("state"), get("nonce"))
+    let url = b.url().await;
+    (query_param(&url, "state"), query_param(&url, "nonce"))
+}
+
+/// The parameter `name` of `url`'s query.
+fn query_param(url: &str, name: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("{url} has no {name}"))
+}
+
+impl Browser {
+    /// Starts a login from `/ping` and stops at the tenant's form: its `state` and `nonce`.
+    async fn start_login_from_ping(&self, stack: &Stack) -> (String, String) {
+        self.open(&format!("{}/ping", stack.origin)).await;
+        self.start_login(stack).await;
+        login_parameters(self).await
+    }
+
+    /// Brings `/callback` an answer (`#…` or `?…`) the tenant did not send.
+    async fn open_callback(&self, stack: &Stack, answer: &str) {
+        self.open(&format!("{}/callback{answer}", stack.origin))
+            .await;
+    }
 }
 
 async fn assert_refused(b: &Browser, words: &str) {
@@ -605,18 +621,13 @@ async fn callback_with_the_wrong_state_stores_no_session() {
     require_browser!();
     let stack = stack().await;
     let b = browser().await;
-    b.open(&format!("{}/ping", stack.origin)).await;
-    b.start_login(&stack).await;
-    let (_, nonce) = login_parameters(&b).await;
+    let (_, nonce) = b.start_login_from_ping(&stack).await;
     let id_token = KEY.sign(&json!({
         "iss": stack.issuer(), "sub": "auth0|reader", "aud": SPA_CLIENT_ID,
         "exp": now() + 600, "iat": now(), "nonce": nonce,
     }));
-    b.open(&format!(
-        "{}/callback#access_token=x&id_token={id_token}&state=forged&expires_in=7200",
-        stack.origin
-    ))
-    .await;
+    let answer = format!("#access_token=x&id_token={id_token}&state=forged&expires_in=7200");
+    b.open_callback(&stack, &answer).await;
     assert_refused(&b, "state mismatch").await;
 }
 
@@ -625,8 +636,7 @@ async fn callback_with_another_logins_nonce_stores_no_session() {
     require_browser!();
     let stack = stack().await;
     let b = browser().await;
-    b.open(&format!("{}/ping", stack.origin)).await;
-    b.start_login(&stack).await;
+    b.start_login_from_ping(&stack).await;
     // Same login (state), but the ID token is minted for another nonce: a replay.
     let mut url = url::Url::parse(&b.url().await).unwrap();
     let pairs: Vec<(String, String)> = url
@@ -651,9 +661,7 @@ async fn callback_with_a_forged_id_token_signature_stores_no_session() {
     require_browser!();
     let stack = stack().await;
     let b = browser().await;
-    b.open(&format!("{}/ping", stack.origin)).await;
-    b.start_login(&stack).await;
-    let (state, nonce) = login_parameters(&b).await;
+    let (state, nonce) = b.start_login_from_ping(&stack).await;
     // Every claim right, the tenant's kid, the attacker's key.
     let forged = ATTACKER_KEY.sign_with_header(
         &json!({"alg": "RS256", "typ": "JWT", "kid": KEY.kid()}),
@@ -662,11 +670,8 @@ async fn callback_with_a_forged_id_token_signature_stores_no_session() {
             "exp": now() + 600, "iat": now(), "nonce": nonce,
         }),
     );
-    b.open(&format!(
-        "{}/callback#access_token=x&id_token={forged}&state={state}&expires_in=7200",
-        stack.origin
-    ))
-    .await;
+    let answer = format!("#access_token=x&id_token={forged}&state={state}&expires_in=7200");
+    b.open_callback(&stack, &answer).await;
     assert_refused(&b, "signature does not verify").await;
 }
 
@@ -713,7 +718,7 @@ async fn a_callback_that_is_not_this_tabs_changes_nothing_and_shows_nothing_of_i
         "error=access_denied&error_description=Your%20account%20is%20locked%2C%20call%20us&state=bogus",
         "",
     ] {
-        b.open(&format!("{}/callback#{answer}", stack.origin)).await;
+        b.open_callback(&stack, &format!("#{answer}")).await;
         b.wait_for_text("#home-status", "You are logged in!").await;
         let page = b.client.source().await.unwrap();
         assert!(!page.contains("locked"), "{answer}");
@@ -1004,14 +1009,9 @@ async fn a_tampered_or_replayed_code_is_refused_with_a_message() {
     let stack = stack_for(LoginFlow::Code, false, SessionStorage::Session).await;
     let b = browser().await;
     // Tampered: this tab's login, a code the tenant never issued.
-    b.open(&format!("{}/ping", stack.origin)).await;
-    b.start_login(&stack).await;
-    let (state, _) = login_parameters(&b).await;
-    b.open(&format!(
-        "{}/callback?code=tampered&state={state}",
-        stack.origin
-    ))
-    .await;
+    let (state, _) = b.start_login_from_ping(&stack).await;
+    b.open_callback(&stack, &format!("?code=tampered&state={state}"))
+        .await;
     assert_refused(&b, "refused to exchange the login's code").await;
     // Replayed: a real code, already exchanged, brought back to a new login of this tab.
     b.log_in_from_ping(&stack, "reader@example.com", "reader")
@@ -1027,22 +1027,12 @@ async fn a_tampered_or_replayed_code_is_refused_with_a_message() {
         .as_str()
         .unwrap()
         .to_owned();
-    let code = url::Url::parse(&callback)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("the callback's code");
+    let code = query_param(&callback, "code");
     b.click("#logout").await;
     b.wait_for_url(&stack.origin).await;
-    b.open(&format!("{}/ping", stack.origin)).await;
-    b.start_login(&stack).await;
-    let (state, _) = login_parameters(&b).await;
-    b.open(&format!(
-        "{}/callback?code={code}&state={state}",
-        stack.origin
-    ))
-    .await;
+    let (state, _) = b.start_login_from_ping(&stack).await;
+    b.open_callback(&stack, &format!("?code={code}&state={state}"))
+        .await;
     assert_refused(&b, "invalid_grant").await;
 }
 
@@ -1243,14 +1233,7 @@ async fn forged_renewal_answers_change_nothing() {
         assert!(Instant::now() < deadline, "no renewal iframe");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let url = url::Url::parse(&src).unwrap();
-    let param = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    };
-    let (state, nonce) = (param("state"), param("nonce"));
+    let (state, nonce) = (query_param(&src, "state"), query_param(&src, "nonce"));
     // Every check of the answer itself would pass: only where it comes from gives it away.
     let id_token = KEY.sign(&json!({
         "iss": stack.issuer(), "sub": "auth0|mallory", "aud": SPA_CLIENT_ID, "name": "Mallory",

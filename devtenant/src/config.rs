@@ -187,7 +187,22 @@ impl TenantConfig {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
-        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        self.check_tenant()?;
+        self.applications
+            .iter()
+            .try_for_each(|app| self.check_application(app))?;
+        let mut ids = HashSet::new();
+        if let Some(app) = self.applications.iter().find(|a| !ids.insert(&a.client_id)) {
+            return invalid(format!("client_id {:?} is used twice", app.client_id));
+        }
+        if !self.applications.iter().any(|a| a.app_type == AppType::Spa) {
+            return invalid("no application of type \"spa\": the quickstart needs one".into());
+        }
+        self.check_users()
+    }
+
+    /// The issuer, the JWKS path and the API.
+    fn check_tenant(&self) -> Result<(), ConfigError> {
         if let Some(issuer) = &self.tenant.issuer
             && Url::parse(issuer).is_err()
         {
@@ -206,48 +221,56 @@ impl TenantConfig {
                     .into(),
             );
         }
-        let mut ids = HashSet::new();
-        for app in &self.applications {
-            if !ids.insert(&app.client_id) {
-                return invalid(format!("client_id {:?} is used twice", app.client_id));
-            }
-            for url in app
-                .callbacks
-                .iter()
-                .chain(&app.logout_urls)
-                .chain(&app.web_origins)
-            {
-                if let Err(why) = check_app_url(url) {
-                    return invalid(format!("application {:?}: {url:?} {why}", app.name));
-                }
-            }
-            if app.app_type == AppType::M2m && app.client_secret.is_none() {
-                return invalid(format!(
-                    "application {:?} is m2m but has no client_secret",
-                    app.name
-                ));
-            }
-            if let Some(scope) = app.scopes.iter().find(|s| !self.api_defines(s)) {
-                return invalid(format!(
-                    "application {:?} is granted {scope:?}, which the API does not define",
-                    app.name
-                ));
+        Ok(())
+    }
+
+    /// One application: its URLs, its secret, its scopes.
+    fn check_application(&self, app: &Application) -> Result<(), ConfigError> {
+        for url in app
+            .callbacks
+            .iter()
+            .chain(&app.logout_urls)
+            .chain(&app.web_origins)
+        {
+            if let Err(why) = check_app_url(url) {
+                return invalid(format!("application {:?}: {url:?} {why}", app.name));
             }
         }
-        if !self.applications.iter().any(|a| a.app_type == AppType::Spa) {
-            return invalid("no application of type \"spa\": the quickstart needs one".into());
+        if app.app_type == AppType::M2m && app.client_secret.is_none() {
+            return invalid(format!(
+                "application {:?} is m2m but has no client_secret",
+                app.name
+            ));
         }
+        if let Some(scope) = app.scopes.iter().find(|s| !self.api_defines(s)) {
+            return invalid(format!(
+                "application {:?} is granted {scope:?}, which the API does not define",
+                app.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// At least one user, each email once.
+    fn check_users(&self) -> Result<(), ConfigError> {
         if self.users.is_empty() {
             return invalid("no users: add at least one [[users]] entry".into());
         }
         let mut emails = HashSet::new();
-        for user in &self.users {
-            if !emails.insert(user.email.to_ascii_lowercase()) {
-                return invalid(format!("user {:?} is listed twice", user.email));
-            }
+        match self
+            .users
+            .iter()
+            .find(|u| !emails.insert(u.email.to_ascii_lowercase()))
+        {
+            Some(user) => invalid(format!("user {:?} is listed twice", user.email)),
+            None => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// A mistake in the configuration, as its one line says it.
+fn invalid(message: String) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid(message))
 }
 
 /// RFC 6749 §3.1.2: a redirection URI has no fragment; OIDC Core §3.2.2.1: it is https,

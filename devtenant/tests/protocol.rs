@@ -479,13 +479,7 @@ async fn code_flow_with_pkce_issues_tokens_once() {
     let answer = answer(&location);
     assert_eq!(answer["state"], "s");
     let code = answer["code"].clone();
-    let exchange = [
-        ("grant_type", "authorization_code"),
-        ("client_id", SPA),
-        ("code", code.as_str()),
-        ("redirect_uri", CALLBACK),
-        ("code_verifier", VERIFIER),
-    ];
+    let exchange = code_exchange(&code, CALLBACK, VERIFIER);
     let (status, tokens) = b.token(&exchange).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     assert_eq!(tokens["token_type"], "Bearer");
@@ -517,24 +511,12 @@ async fn code_exchange_checks_the_verifier_and_redirect_uri() {
             .log_in(&code_flow("s"), "reader@example.com", "reader")
             .await;
         let code = answer(&location)["code"].clone();
-        let attempt = [
-            ("grant_type", "authorization_code"),
-            ("client_id", SPA),
-            ("code", code.as_str()),
-            ("redirect_uri", redirect),
-            ("code_verifier", verifier),
-        ];
+        let attempt = code_exchange(&code, redirect, verifier);
         let (status, error) = b.token(&attempt).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{verifier} {redirect}");
         assert_eq!(error["error"], "invalid_grant");
         // A failed attempt spends the code: the right verifier is too late now.
-        let retry = [
-            ("grant_type", "authorization_code"),
-            ("client_id", SPA),
-            ("code", code.as_str()),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", VERIFIER),
-        ];
+        let retry = code_exchange(&code, CALLBACK, VERIFIER);
         assert_eq!(b.token(&retry).await.0, StatusCode::FORBIDDEN);
     }
 }
@@ -546,15 +528,7 @@ async fn refresh_tokens_rotate() {
         .log_in(&code_flow("s"), "reader@example.com", "reader")
         .await;
     let code = answer(&location)["code"].clone();
-    let (_, tokens) = b
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", SPA),
-            ("code", code.as_str()),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", VERIFIER),
-        ])
-        .await;
+    let (_, tokens) = b.token(&code_exchange(&code, CALLBACK, VERIFIER)).await;
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     let (status, renewed) = b
         .token(&[
@@ -594,16 +568,10 @@ async fn a_parameter_sent_twice_is_refused() {
         .log_in(&code_flow("s"), "reader@example.com", "reader")
         .await;
     let code = answer(&location)["code"].clone();
-    let (status, error) = b
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", SPA),
-            ("code", code.as_str()),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", VERIFIER),
-            ("code_verifier", &"x".repeat(43)),
-        ])
-        .await;
+    let other_verifier = "x".repeat(43);
+    let mut twice = code_exchange(&code, CALLBACK, VERIFIER);
+    twice.push(("code_verifier", &other_verifier));
+    let (status, error) = b.token(&twice).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["error"], "invalid_request");
     let mut twice = implicit("s");
@@ -874,4 +842,19 @@ async fn login_page_lists_the_demo_users_and_needs_no_javascript() {
     assert!(html.contains("reader@example.com") && html.contains("guest@example.com"));
     assert!(!html.contains("<script"));
     assert!(html.contains("<form method=\"post\" action=\"/u/login\""));
+}
+
+/// The SPA's exchange of `code` at the token endpoint (RFC 7636 §4.5).
+fn code_exchange<'a>(
+    code: &'a str,
+    redirect_uri: &'a str,
+    verifier: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("client_id", SPA),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ]
 }

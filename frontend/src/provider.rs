@@ -97,16 +97,13 @@ fn use_renewal(auth: &AuthContext) {
         let timer = due_in.zip(config.clone()).map(|(secs, config)| {
             let auth = auth.clone();
             Timeout::new(timer_millis(secs), move || {
-                wasm_bindgen_futures::spawn_local(renew_into(auth, config));
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = renew_and_tell(&auth, &config).await;
+                });
             })
         });
         move || drop(timer)
     });
-}
-
-/// Renews the session of `auth` and tells the state what came of it.
-async fn renew_into(auth: AuthContext, config: Rc<shared::AuthConfig>) {
-    let _ = renew_and_tell(&auth, &config).await;
 }
 
 /// One renewal at a time, its outcome dispatched: the new session; the session ended (the
@@ -160,7 +157,7 @@ pub async fn fresh_session(auth: &AuthContext) -> Option<Session> {
     let session = auth.live_session(now).cloned();
     match (&session, auth.config()) {
         (Some(s), _) if !s.needs_renewal(now) => session,
-        (_, Some(config)) => match renew_and_tell(auth, &config.clone()).await {
+        (_, Some(config)) => match renew_and_tell(auth, config).await {
             Ok(renewed) => Some(renewed),
             Err(RenewError::LoginRequired) => None,
             // Not renewed now: the session as it is, if it is still good.

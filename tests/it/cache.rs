@@ -29,10 +29,7 @@ async fn a_cached_token_is_refused_once_it_expires() {
 #[tokio::test]
 async fn a_cached_token_is_refused_once_its_key_leaves_the_jwks() {
     let app = TestApp::builder()
-        .settings(|s| {
-            s.jwks.max_age = Duration::from_millis(200);
-            s.jwks.refetch_cooldown = Duration::from_millis(50);
-        })
+        .key_refresh(Duration::from_millis(200), Duration::from_millis(50))
         .spawn()
         .await;
     let reader = app.reader().await;

@@ -105,10 +105,7 @@ async fn a_garbage_or_failing_jwks_at_start_fails_closed_then_recovers() {
 #[tokio::test]
 async fn an_outage_after_start_keeps_serving_cached_keys() {
     let app = TestApp::builder()
-        .settings(|s| {
-            s.jwks.max_age = Duration::from_millis(100);
-            s.jwks.refetch_cooldown = Duration::from_millis(50);
-        })
+        .key_refresh(Duration::from_millis(100), Duration::from_millis(50))
         .spawn()
         .await;
     let reader = app.reader().await;
@@ -174,12 +171,7 @@ async fn a_new_key_within_the_cooldown_is_asked_to_retry_then_accepted() {
         .settings(move |s| s.jwks.refetch_cooldown = cooldown)
         .spawn()
         .await;
-    assert_eq!(
-        app.get("/api/private", Some(&app.token(&[])))
-            .await
-            .status(),
-        200
-    );
+    app.assert_keys_loaded().await;
     app.tenant.set_keys(vec![KEY.clone(), ROTATED_KEY.clone()]);
     let new = ROTATED_KEY.sign(&app.claims(&[]));
     // Not "invalid": the key may be newer than the set fetched a moment ago.
@@ -197,10 +189,7 @@ async fn a_new_key_within_the_cooldown_is_asked_to_retry_then_accepted() {
 #[tokio::test]
 async fn a_removed_key_is_refused_once_the_key_set_is_refreshed() {
     let app = TestApp::builder()
-        .settings(|s| {
-            s.jwks.max_age = Duration::from_millis(200);
-            s.jwks.refetch_cooldown = Duration::from_millis(50);
-        })
+        .key_refresh(Duration::from_millis(200), Duration::from_millis(50))
         .spawn()
         .await;
     let old = app.token(&[]);
@@ -216,12 +205,7 @@ async fn an_unknown_kid_storm_is_bounded_by_the_cooldown() {
         .settings(move |s| s.jwks.refetch_cooldown = cooldown)
         .spawn()
         .await;
-    assert_eq!(
-        app.get("/api/private", Some(&app.token(&[])))
-            .await
-            .status(),
-        200
-    );
+    app.assert_keys_loaded().await;
     let app = &app;
     let started = Instant::now();
     let mut sent = 0;

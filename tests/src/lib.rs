@@ -114,6 +114,15 @@ impl TestAppBuilder {
         self
     }
 
+    /// The API's key set refreshed after `max_age`, refetched at most every `cooldown`: key
+    /// rotation and outages within a test's seconds.
+    pub fn key_refresh(self, max_age: Duration, cooldown: Duration) -> Self {
+        self.settings(move |s| {
+            s.jwks.max_age = max_age;
+            s.jwks.refetch_cooldown = cooldown;
+        })
+    }
+
     /// Reach the tenant as `http://{host}:{port}/` (its issuer), e.g. `localhost`, which is
     /// another site than the `127.0.0.1` the API and the SPA are served from.
     pub fn tenant_host(mut self, host: &str) -> Self {
@@ -170,6 +179,12 @@ impl TestApp {
 
     pub fn issuer(&self) -> &str {
         self.tenant.issuer()
+    }
+
+    /// One private call that must pass: the API has loaded the tenant's keys.
+    pub async fn assert_keys_loaded(&self) {
+        let answer = self.get("/api/private", Some(&self.token(&[]))).await;
+        assert_eq!(answer.status(), 200, "the first private call");
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {

@@ -72,10 +72,11 @@ impl Session {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn session(expires_at: u64) -> Session {
+    /// A session of `auth0|1` ("ada") expiring at `expires_at`, for tests.
+    pub(crate) fn session(expires_at: u64) -> Session {
         Session {
             access_token: "at".into(),
             expires_at,

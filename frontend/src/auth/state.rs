@@ -107,7 +107,7 @@ impl AuthState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::session::Profile;
+    use crate::auth::session::tests::session;
     use shared::{LOGIN_SCOPE, SessionStorage};
 
     fn config() -> AuthConfig {
@@ -120,21 +120,6 @@ mod tests {
             session_storage: SessionStorage::Session,
             login_flow: Default::default(),
             refresh_tokens: false,
-        }
-    }
-
-    fn session(expires_at: u64) -> Session {
-        Session {
-            access_token: "at".into(),
-            expires_at,
-            profile: Profile {
-                sub: "auth0|1".into(),
-                name: None,
-                nickname: None,
-                picture: None,
-                email: None,
-            },
-            refresh_token: None,
         }
     }
 
