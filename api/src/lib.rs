@@ -4,10 +4,14 @@
 //! Read in this order: [`config`] (the settings, checked once at startup), [`auth`] (who may
 //! call what: the extractor, token validation, the tenant's keys), [`ApiError`] (every error
 //! answer), then [`app`] (the routes and what wraps them) and [`serve`] (the server's limits).
+//! `dev_tenant` (debug builds' `cargo run -p api` with nothing configured) is apart from all of
+//! them: only `main` uses it.
 
 mod app;
 pub mod auth;
 pub mod config;
+#[cfg(feature = "devtenant")]
+pub mod dev_tenant;
 mod error;
 mod routes;
 mod server;

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use api::config::Config;
+use api::config::{Build, Config};
 use clap::Parser;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -17,7 +17,15 @@ async fn main() -> ExitCode {
         eprintln!("error: the .env file cannot be read: {error}");
         return ExitCode::from(2);
     }
-    let settings = match Config::parse().settings() {
+    let mut config = Config::parse();
+    let banner = match development_tenant(&mut config).await {
+        Ok(banner) => banner,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let settings = match config.settings() {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("error: {error}");
@@ -42,6 +50,9 @@ async fn main() -> ExitCode {
     };
     let stop = shutdown_signal();
     let addr = listener.local_addr().unwrap_or(settings.addr);
+    if let Some(banner) = banner {
+        println!("{banner}");
+    }
     tracing::info!(
         issuer = %settings.validation.issuer,
         audience = %settings.validation.audience,
@@ -55,6 +66,36 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// With nothing configured, in a debug build on loopback: the development tenant, in this
+/// process, and the API set up for it ([`api::dev_tenant`]). What to print about it.
+#[cfg(feature = "devtenant")]
+async fn development_tenant(config: &mut Config) -> Result<Option<String>, String> {
+    let Some(listen) = config
+        .development_tenant(Build::CURRENT)
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let data_dir = match config.devtenant_data_dir.as_deref().map(str::trim) {
+        Some(dir) if !dir.is_empty() => dir.into(),
+        _ => api::dev_tenant::default_data_dir(),
+    };
+    let running = api::dev_tenant::start(listen, &data_dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    running.configure(config);
+    Ok(Some(running.banner()))
+}
+
+/// The deployable build has no development tenant: the configuration must name one.
+#[cfg(not(feature = "devtenant"))]
+async fn development_tenant(config: &mut Config) -> Result<Option<String>, String> {
+    config
+        .development_tenant(Build::CURRENT)
+        .map(|_| None)
+        .map_err(|e| e.to_string())
 }
 
 /// Ctrl-C or SIGTERM (what `docker stop` and Kubernetes send); requests under way finish first.

@@ -1,5 +1,7 @@
-//! The `api` binary as a person starts it: configuration mistakes end in one line that says
-//! what to set (no panic, no backtrace), `.env` is read, SIGTERM shuts it down cleanly.
+//! The `api` binary as a person starts it: with nothing configured (a debug build) it runs
+//! against the development tenant it starts itself; configuration mistakes end in one line
+//! that says what to set (no panic, no backtrace); `.env` is read; SIGTERM shuts it down
+//! cleanly.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -27,6 +29,12 @@ fn api(dir: &PathBuf) -> Command {
         "JWKS_FETCH_TIMEOUT",
         "JWT_LEEWAY",
         "TOKEN_CACHE_SIZE",
+        "SPA_LOGIN_FLOW",
+        "SPA_REFRESH_TOKENS",
+        "HSTS_MAX_AGE",
+        "DEVTENANT",
+        "DEVTENANT_LISTEN",
+        "DEVTENANT_DATA_DIR",
         "RUST_LOG",
     ] {
         command.env_remove(var);
@@ -57,13 +65,98 @@ fn startup_error(name: &str, env: &[(&str, &str)]) -> String {
 }
 
 #[test]
-fn no_tenant_configured_says_what_to_set() {
-    let error = startup_error("none", &[]);
+fn no_tenant_configured_and_the_development_tenant_off_says_what_to_set() {
+    let error = startup_error("none", &[("DEVTENANT", "off")]);
     assert!(
         error.contains("AUTH0_DOMAIN=example.us.auth0.com"),
         "{error}"
     );
     assert!(error.contains("AUTH0_ISSUER="), "{error}");
+}
+
+#[test]
+fn the_development_tenant_is_never_started_for_an_api_beyond_this_machine() {
+    // Refused before anything listens: 0.0.0.0 is never bound.
+    let error = startup_error("beyond", &[("API_ADDR", "0.0.0.0:3001")]);
+    assert!(error.contains("API_ADDR=127.0.0.1:3001"), "{error}");
+    assert!(error.contains("AUTH0_DOMAIN="), "{error}");
+}
+
+/// The first line of `child`'s output that contains `marker`, from where it starts.
+fn line_with(stdout: &mut impl BufRead, marker: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the API exited before printing {marker:?}"
+        );
+        if let Some(at) = line.find(marker) {
+            return line[at + marker.len()..].trim_end().to_owned();
+        }
+    }
+}
+
+/// A GET over loopback, as `(status, body)`.
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+#[test]
+fn with_nothing_configured_it_starts_the_development_tenant_and_says_so() {
+    let dir = scratch_dir("devtenant");
+    let mut child = api(&dir)
+        .envs([
+            ("API_ADDR", "127.0.0.1:0"),
+            ("DEVTENANT_LISTEN", "127.0.0.1:0"),
+            ("DEVTENANT_DATA_DIR", dir.to_str().unwrap()),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let issuer = line_with(&mut stdout, "using the development tenant at ");
+    assert!(issuer.starts_with("http://localhost:"), "{issuer}");
+    line_with(&mut stdout, "Log in as reader@example.com / reader");
+    line_with(&mut stdout, "AUTH0_DOMAIN=");
+    let addr = line_with(&mut stdout, "listening on http://");
+    let addr = addr.split_whitespace().next().unwrap().to_owned();
+    // Its keys load without any request asking for them, and the SPA's settings are its.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while get(&addr, "/readyz").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, settings) = get(&addr, "/auth_config.json");
+    assert_eq!(status, 200);
+    assert!(
+        settings.contains("\"clientId\":\"rustquickstartspa000000000000000\""),
+        "{settings}"
+    );
+    assert!(dir.join("signing-keys.json").is_file());
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! path: the History API and one context.
 //!
 //! Written here rather than taken from yew-router: this app has five flat routes, and
-//! yew-router (with gloo-history and route-recognizer) weighed 19 KB of the gzipped bundle for
-//! them (measured by building both). What it brings beyond this (nested and typed routes, query
+//! yew-router (with gloo-history and route-recognizer) weighed more of the gzipped bundle than
+//! the rest of the routing (docs/performance.md has the figure). What it brings beyond this (nested and typed routes, query
 //! strings, hash routing) the app does not use.
 
 use gloo_events::EventListener;

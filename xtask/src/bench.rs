@@ -448,7 +448,7 @@ struct Report {
     storm: Storm,
 }
 
-/// Targets at 64 connections (issue 10): the API's CPU per request against the floor's.
+/// Targets at 64 connections: the API's CPU per request against the floor's.
 const PUBLIC_CPU_TARGET: f64 = 1.15;
 const SCOPED_CPU_TARGET: f64 = 1.25;
 /// Peak RSS under 256 connections, MiB.

@@ -2,6 +2,7 @@
 //!
 //! - `cargo xtask run`  — runs the app: the API, and the development tenant unless a real
 //!   tenant is configured (`AUTH0_DOMAIN` or `AUTH0_ISSUER`, in `.env` or the environment);
+//! - `cargo xtask dev`  — the dev loop: `cargo run -p api` and `trunk serve`, live reload;
 //! - `cargo xtask test` — every check CI runs: formatting, clippy, all tests, and a smoke test
 //!   of `run` itself.
 //!
@@ -9,6 +10,7 @@
 //! else, on every call, so it must compile in seconds.
 
 mod bench;
+mod dev;
 mod run;
 mod servers;
 mod smoke;
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => run::run(&args[1..]),
+        Some("dev") => dev::dev(&args[1..]),
         Some("test") => test(),
         Some("setup") => setup(),
         Some("bench") => bench::bench(),
@@ -47,9 +50,11 @@ fn print_usage() {
         "cargo xtask <command>\n\n\
          \x20 run   run the app (release build): the development tenant and the API, or the API\n\
          \x20       alone against the tenant in .env or the environment (AUTH0_DOMAIN / AUTH0_ISSUER)\n\
+         \x20 dev   the dev loop: cargo run -p api and trunk serve (http://localhost:3000, reloads on save)\n\
          \x20 test  formatting, clippy (-D warnings) and every test, as CI runs them\n\
          \x20 bench the API under load (wrk): throughput, latency, CPU, memory, JWKS fetches\n\
-         \x20 setup only install what run and test need (both do it themselves anyway)"
+         \x20 setup only install what run, dev and test need (they do it themselves anyway); then\n\
+         \x20       PATH=$PWD/tools/bin:$PATH gives `trunk serve` the pinned Trunk, wasm-bindgen and wasm-opt"
     );
 }
 
@@ -122,6 +127,7 @@ fn test() -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    deployable_has_no_dev_tenant()?;
     // The end-to-end tests drive Chromium against the release build of the SPA.
     spa::build()?;
     spa::check_size()?;
@@ -134,6 +140,7 @@ fn test() -> Result<(), String> {
         "timings.txt",
         "renewal.txt",
         "refresh.txt",
+        "dev-loop.txt",
     ] {
         let text = std::fs::read_to_string(root().join("target/e2e").join(figures));
         for line in text.iter().flat_map(|t| t.lines()) {
@@ -149,6 +156,36 @@ fn test() -> Result<(), String> {
         counts.passed, counts.ignored
     );
     Ok(())
+}
+
+/// The build that is deployed (`--no-default-features`) has no development tenant in it: not
+/// switched off, absent.
+fn deployable_has_no_dev_tenant() -> Result<(), String> {
+    println!("==> the deployable API build (--no-default-features) has no development tenant");
+    let output = cargo()
+        .args([
+            "tree",
+            "--locked",
+            "--package",
+            "api",
+            "--no-default-features",
+        ])
+        .args(["--edges", "normal,build", "--prefix", "none"])
+        .output()
+        .map_err(|e| format!("cargo tree: {e}"))?;
+    let tree = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() || !tree.starts_with("api ") {
+        return Err(format!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    match tree.lines().any(|line| line.starts_with("devtenant ")) {
+        false => Ok(()),
+        true => Err(
+            "api --no-default-features depends on devtenant: the deployable build must not contain the development tenant".into(),
+        ),
+    }
 }
 
 struct Counts {

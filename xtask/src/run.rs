@@ -27,17 +27,43 @@ pub struct Launch {
 
 /// The running app: its processes, stopped when this is dropped.
 pub struct App {
-    children: Vec<(&'static str, Child)>,
+    processes: Processes,
     pub api_addr: String,
     /// The development tenant, when `run` started one.
     pub tenant: Option<Tenant>,
 }
 
-impl Drop for App {
+/// Child processes, each with a name for messages; all stopped when this is dropped.
+#[derive(Default)]
+pub struct Processes(Vec<(&'static str, Child)>);
+
+impl Drop for Processes {
     fn drop(&mut self) {
-        for (_, child) in &mut self.children {
+        for (_, child) in &mut self.0 {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+impl Processes {
+    pub fn add(&mut self, name: &'static str, child: Child) {
+        self.0.push((name, child));
+    }
+
+    /// Until one of the processes stops (Ctrl-C reaches them all); then the others are
+    /// stopped too.
+    pub fn wait(&mut self) -> Result<(), String> {
+        loop {
+            for (name, child) in &mut self.0 {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return match status.success() {
+                        true => Ok(()),
+                        false => Err(format!("{name} stopped ({status})")),
+                    };
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 }
@@ -66,25 +92,7 @@ pub fn run(extra: &[String]) -> Result<(), String> {
             "\nReady: open http://{open} — the app and its API, logging in with the tenant configured in .env or the environment. Ctrl-C stops it."
         ),
     }
-    app.wait()
-}
-
-impl App {
-    /// Until one of the processes stops (Ctrl-C reaches them all); then the others are
-    /// stopped too.
-    fn wait(&mut self) -> Result<(), String> {
-        loop {
-            for (name, child) in &mut self.children {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return match status.success() {
-                        true => Ok(()),
-                        false => Err(format!("{name} stopped ({status})")),
-                    };
-                }
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+    app.processes.wait()
 }
 
 /// Whether a real tenant is configured (`AUTH0_DOMAIN` or `AUTH0_ISSUER`), so that `run`
@@ -112,19 +120,19 @@ pub fn launch(launch: &Launch) -> Result<App, String> {
         api.env("SPA_DIR", dir);
     }
     let mut app = App {
-        children: Vec::new(),
+        processes: Processes::default(),
         api_addr: launch.api_addr.clone(),
         tenant: None,
     };
     if !tenant_configured() {
         let (child, tenant) = start_tenant(&bin_dir, &launch.tenant_addr)?;
-        app.children.push(("the development tenant", child));
+        app.processes.add("the development tenant", child);
         api.envs(tenant.api_env.iter().map(|(k, v)| (k, v)));
         app.tenant = Some(tenant);
     }
     let child = api
         .spawn()
         .map_err(|e| format!("cannot start the API: {e}"))?;
-    app.children.push(("the API", child));
+    app.processes.add("the API", child);
     Ok(app)
 }

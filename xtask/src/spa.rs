@@ -18,14 +18,29 @@ pub fn build() -> Result<(), String> {
             .env("PATH", path_with_tools())
             // Trunk's own logging is chatty; warnings and errors are what matter here.
             .env("RUST_LOG", "warn"),
-    )
+    )?;
+    no_nonce_placeholder()
+}
+
+/// `trunk serve` puts a fresh nonce where Trunk.toml's `create_nonce` leaves a placeholder; a
+/// release build must have none left (Trunk.toml's post-build hook removes them).
+fn no_nonce_placeholder() -> Result<(), String> {
+    let page = root().join("dist/index.html");
+    let html = std::fs::read_to_string(&page).map_err(|e| format!("dist/index.html: {e}"))?;
+    match html.contains("nonce=") {
+        false => Ok(()),
+        true => Err(format!(
+            "{} carries a nonce attribute: Trunk.toml's post_build hook must strip the placeholder from release builds",
+            page.display()
+        )),
+    }
 }
 
 /// The most the app's code may weigh, wasm and JS, gzip -9: what a browser must download and
 /// compile before the first page shows. A build past it fails the test command; lower it when
 /// the bundle shrinks, raise it only knowing what the bytes buy.
 ///
-/// History: 170,487 (issue 10's start) → 135,100 (own router, JSON by the browser, …) →
+/// History: 170,487 → 135,100 (own router, JSON by the browser, …) →
 /// 147,300: the code flow with PKCE, silent renewal in an iframe and refresh tokens (+12.2 KB).
 pub const BUDGET_GZIP_BYTES: usize = 147_300;
 

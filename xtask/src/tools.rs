@@ -181,10 +181,24 @@ fn apt_install(packages: &[&str]) -> Result<(), String> {
     )
 }
 
-/// Everything the SPA build needs.
+/// Everything the SPA build needs, all in `tools/bin`: one directory to put on `PATH` for
+/// `trunk serve`.
 pub fn ensure_spa_tools() -> Result<(), String> {
     ensure_wasm_target()?;
     ensure_wasm_bindgen()?;
     ensure_wasm_opt()?;
-    ensure_trunk()
+    ensure_trunk()?;
+    link_wasm_opt()
+}
+
+/// npm puts wasm-opt in `tools/node_modules/.bin`; a link in `tools/bin` beside trunk and
+/// wasm-bindgen makes `PATH=$PWD/tools/bin:$PATH` enough.
+fn link_wasm_opt() -> Result<(), String> {
+    let link = tools_dir().join("bin").join("wasm-opt");
+    if link.exists() {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("../node_modules/.bin/wasm-opt", &link)
+        .map_err(|e| format!("cannot link {}: {e}", link.display()))
 }

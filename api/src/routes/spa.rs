@@ -107,17 +107,35 @@ fn is_fingerprinted(path: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// `trunk serve` (the live-rebuild workflow) must send what the API sends with the SPA.
+    /// `trunk serve` (the dev loop) sends what the API sends with the SPA, but for two things:
+    /// a fresh nonce per page in `script-src`, for its live-reload script, and `https:` beside
+    /// the development tenant in `connect-src` and `frame-src`, for a real tenant (Trunk.toml
+    /// says why).
     #[test]
-    fn trunk_serve_sends_the_same_headers_as_the_api() {
+    fn trunk_serve_sends_the_apis_headers_plus_a_nonce_for_live_reload() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../Trunk.toml");
         let trunk: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+        assert_eq!(trunk["build"]["create_nonce"].as_bool(), Some(true));
+        let served: Vec<&str> = trunk["serve"]["csp"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap())
+            .collect();
+        let api = content_security_policy("http://localhost:4010/");
+        let expected: Vec<String> = api
+            .split("; ")
+            .map(|directive| match directive.split_once(' ') {
+                Some(("script-src", _)) => format!("{directive} 'nonce-{{{{NONCE}}}}'"),
+                Some(("connect-src" | "frame-src", _)) => format!("{directive} https:"),
+                _ => directive.to_owned(),
+            })
+            .collect();
+        assert_eq!(served, expected);
         let headers = trunk["serve"]["headers"].as_table().unwrap();
+        // The page's CSP is the one above, with its nonce; no second, static one.
+        assert!(!headers.contains_key("content-security-policy"));
         let header = |name: &str| headers[name].as_str().unwrap().to_owned();
-        assert_eq!(
-            header("content-security-policy"),
-            content_security_policy("http://localhost:4010/")
-        );
         assert_eq!(
             header("cross-origin-opener-policy"),
             CROSS_ORIGIN_OPENER_POLICY
