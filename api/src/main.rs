@@ -69,8 +69,9 @@ async fn main() -> ExitCode {
 }
 
 /// With nothing configured, in a debug build on loopback: the development tenant, in this
-/// process, and the API set up for it ([`api::dev_tenant`]). What to print about it.
-#[cfg(feature = "devtenant")]
+/// process, and the API set up for it ([`api::dev_tenant`]). What to print about it. Compiled
+/// into debug builds only, so that a release binary does not even carry the code.
+#[cfg(all(feature = "devtenant", debug_assertions))]
 async fn development_tenant(config: &mut Config) -> Result<Option<String>, String> {
     let Some(listen) = config
         .development_tenant(Build::CURRENT)
@@ -89,8 +90,8 @@ async fn development_tenant(config: &mut Config) -> Result<Option<String>, Strin
     Ok(Some(running.banner()))
 }
 
-/// The deployable build has no development tenant: the configuration must name one.
-#[cfg(not(feature = "devtenant"))]
+/// Release and deployable builds start no development tenant: the configuration must name one.
+#[cfg(not(all(feature = "devtenant", debug_assertions)))]
 async fn development_tenant(config: &mut Config) -> Result<Option<String>, String> {
     config
         .development_tenant(Build::CURRENT)
