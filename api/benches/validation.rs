@@ -79,7 +79,7 @@ fn validation(c: &mut Criterion) {
     });
     group.bench_function("pick_key_by_kid", |b| {
         b.to_async(&runtime)
-            .iter(|| async { setup.jwks.key(black_box(&kid)).await.unwrap() })
+            .iter(|| async { setup.jwks.key(black_box(&kid), None).await.unwrap() })
     });
     group.bench_function("validate_uncached_rsa_verify_and_claims", |b| {
         b.to_async(&runtime).iter(|| async {

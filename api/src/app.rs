@@ -1,6 +1,6 @@
 //! The HTTP app: the routes and, around them once, what every answer needs (security headers,
-//! CORS for cross-origin requests, the request timeout), and the access log [`crate::serve`]
-//! adds when its lines are on.
+//! CORS for cross-origin requests, the request timeout). [`crate::serve`] puts the request's
+//! id, its log line and its metrics around it ([`crate::telemetry`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,21 +16,17 @@ use axum::http::header::{
 use axum::http::{HeaderName, HeaderValue, Method, Request, Response};
 use axum::response::IntoResponse;
 use futures_util::future::Either;
-use hyper::body::Incoming;
 use tower::{Layer, Service, ServiceBuilder};
-use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
-use tower_http::trace::{
-    DefaultOnBodyChunk, DefaultOnEos, DefaultOnRequest, DefaultOnResponse, TraceLayer,
-};
-use tracing::{Level, Span};
 
 use crate::config::Settings;
+use crate::error::ApiError;
 use crate::server::HttpService;
-use crate::{ApiError, AppState, routes};
+use crate::telemetry::X_REQUEST_ID;
+use crate::{AppState, routes};
 
 /// The whole HTTP app: routes, the SPA if there is one, and around them, once, security
-/// headers, CORS and the request timeout. [`serve`] adds the access log and marks the
+/// headers, CORS and the request timeout. [`crate::serve`] adds the telemetry and marks the
 /// credentials sensitive, outermost.
 ///
 /// Measured with callgrind and perf, per request to `/api/public` (`cargo xtask bench` has the
@@ -54,8 +50,8 @@ pub fn app(state: AppState, settings: &Settings) -> impl HttpService<Body = Body
         }))
         .allow_methods([Method::GET])
         .allow_headers([AUTHORIZATION, CONTENT_TYPE])
-        // Lets the SPA read the RFC 6750 reason of a 401/403.
-        .expose_headers([WWW_AUTHENTICATE])
+        // Lets the SPA read the RFC 6750 reason of a 401/403, and the request's id.
+        .expose_headers([WWW_AUTHENTICATE, X_REQUEST_ID])
         .max_age(Duration::from_secs(600));
     let router = routes::router(
         settings.spa_dir.as_deref(),
@@ -69,32 +65,6 @@ pub fn app(state: AppState, settings: &Settings) -> impl HttpService<Body = Body
         .layer(CrossOriginOnlyLayer(cors))
         .map_future(move |answer| within(request_timeout, answer))
         .service(router)
-}
-
-/// The access log's layer, spelled out so that `serve` can put it around the app or not.
-pub(crate) type AccessLog = TraceLayer<
-    SharedClassifier<ServerErrorsAsFailures>,
-    fn(&Request<Incoming>) -> Span,
-    DefaultOnRequest,
-    DefaultOnResponse,
-    DefaultOnBodyChunk,
-    DefaultOnEos,
-    (),
->;
-
-/// One line per request at INFO (method, path, status, latency).
-pub(crate) fn access_log() -> AccessLog {
-    TraceLayer::new_for_http()
-        .make_span_with(request_span as fn(&Request<Incoming>) -> Span)
-        .on_response(DefaultOnResponse::new().level(Level::INFO))
-        // The response line says it all; a 5xx logged again at ERROR would let any client
-        // flood the log (a made-up kid gets a 503 within the cooldown).
-        .on_failure(())
-}
-
-/// The path only: a query string could carry a token someone put there by mistake.
-fn request_span(request: &Request<Incoming>) -> Span {
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 /// The answer, or a 503 once `deadline` has passed. The answer is asked first, so a request

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use shared::ErrorBody;
 use shared::oauth::{BearerError, Challenge};
 
-use crate::auth::TokenRejection;
+use crate::auth::{FetchError, TokenRejection};
+use crate::telemetry::{Refusal, current_request_id};
 
 /// The realm named in `WWW-Authenticate` challenges.
 pub const REALM: &str = "api";
@@ -33,12 +34,13 @@ pub enum ApiError {
     /// The token is valid but does not grant this scope: 403 `insufficient_scope`.
     InsufficientScope(&'static str),
     /// The tenant's keys could not be fetched, so no token can be checked: 503, fail closed.
-    KeysUnavailable,
+    /// Why, when the last attempt knows.
+    KeysUnavailable(Option<FetchError>),
     /// The token's key is not in the key set fetched a moment ago, and the next fetch may
     /// start only after this long: 503, to be retried then.
     KeyNotFetchableYet(Duration),
-    /// `/readyz` before the tenant's keys are loaded: 503.
-    NotReady,
+    /// `/readyz` before the tenant's keys are loaded: 503, with why, when known.
+    NotReady(Option<FetchError>),
     /// The request was not answered within the request timeout: 503.
     RequestTimeout,
     /// No such endpoint: 404.
@@ -63,9 +65,9 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            ApiError::KeysUnavailable
+            ApiError::KeysUnavailable(_)
             | ApiError::KeyNotFetchableYet(_)
-            | ApiError::NotReady
+            | ApiError::NotReady(_)
             | ApiError::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound | ApiError::NotConfigured => StatusCode::NOT_FOUND,
         }
@@ -78,10 +80,10 @@ impl ApiError {
             ApiError::Credentials(_) | ApiError::TokenInQuery => "missing_token",
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::InsufficientScope(_) => "insufficient_scope",
-            ApiError::KeysUnavailable
+            ApiError::KeysUnavailable(_)
             | ApiError::KeyNotFetchableYet(_)
             | ApiError::RequestTimeout => "temporarily_unavailable",
-            ApiError::NotReady => "not_ready",
+            ApiError::NotReady(_) => "not_ready",
             ApiError::NotFound => "not_found",
             ApiError::NotConfigured => "not_configured",
         }
@@ -107,14 +109,28 @@ impl ApiError {
                 scope: Some(scope),
                 ..refused
             },
-            ApiError::KeysUnavailable
+            ApiError::KeysUnavailable(_)
             | ApiError::KeyNotFetchableYet(_)
-            | ApiError::NotReady
+            | ApiError::NotReady(_)
             | ApiError::RequestTimeout
             | ApiError::NotFound
             | ApiError::NotConfigured => return None,
         };
         Some(challenge.to_string())
+    }
+
+    /// A stable name for why the request was refused, for the access log and `/metrics`: the
+    /// [`TokenRejection`]'s code for an invalid token, else the body's code. Never anything from
+    /// the request.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::InvalidToken(rejection) => rejection.code(),
+            ApiError::Credentials(error) => error.code(),
+            ApiError::KeysUnavailable(_) => "keys_unavailable",
+            ApiError::KeyNotFetchableYet(_) => "key_not_fetchable_yet",
+            ApiError::RequestTimeout => "request_timeout",
+            other => other.code(),
+        }
     }
 }
 
@@ -130,7 +146,11 @@ impl fmt::Display for ApiError {
                 f,
                 "The access token does not grant the {scope} scope. Request it in the login's scope, and in Auth0 grant it to the user (RBAC) or allow it for the application."
             ),
-            ApiError::KeysUnavailable => f.write_str(
+            ApiError::KeysUnavailable(Some(cause)) if cause.is_definitive() => write!(
+                f,
+                "The API cannot check access tokens: {cause}. Its operator must correct that setting."
+            ),
+            ApiError::KeysUnavailable(_) => f.write_str(
                 "The API cannot check access tokens right now: the tenant's signing keys could not be fetched. Try again shortly.",
             ),
             ApiError::KeyNotFetchableYet(wait) => write!(
@@ -138,8 +158,12 @@ impl fmt::Display for ApiError {
                 "The token was signed with a key the API has not seen yet; it may fetch the tenant's keys again in {} s. Try again then.",
                 retry_after_secs(*wait)
             ),
-            ApiError::NotReady => f.write_str(
+            ApiError::NotReady(None) => f.write_str(
                 "Not ready: the tenant's signing keys are not loaded yet, so private endpoints answer 503.",
+            ),
+            ApiError::NotReady(Some(cause)) => write!(
+                f,
+                "Not ready: the tenant's signing keys are not loaded yet, so private endpoints answer 503. The last attempt: {cause}."
             ),
             ApiError::RequestTimeout => {
                 f.write_str("The API could not answer in time. Try again shortly.")
@@ -162,8 +186,10 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: self.code().to_owned(),
             message,
+            request_id: current_request_id(),
         };
         let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(Refusal(self.reason()));
         let headers = response.headers_mut();
         if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(WWW_AUTHENTICATE, value);
@@ -179,7 +205,7 @@ impl ApiError {
     /// How long a client should wait before trying again, for answers that say so.
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            ApiError::KeysUnavailable | ApiError::RequestTimeout => Some(KEYS_RETRY_AFTER),
+            ApiError::KeysUnavailable(_) | ApiError::RequestTimeout => Some(KEYS_RETRY_AFTER),
             ApiError::KeyNotFetchableYet(wait) => Some(*wait),
             _ => None,
         }
@@ -252,7 +278,7 @@ mod tests {
 
     #[test]
     fn unavailable_keys_ask_to_retry_and_not_found_is_json() {
-        let response = ApiError::KeysUnavailable.into_response();
+        let response = ApiError::KeysUnavailable(None).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[RETRY_AFTER], "5");
         let later = ApiError::KeyNotFetchableYet(Duration::from_millis(7100)).into_response();
@@ -363,9 +389,18 @@ mod golden {
             (
                 WrongIssuer {
                     trusted: "https://t/".into(),
+                    got: None,
                 }
                 .into(),
                 "The access token was issued by another tenant than this API trusts (https://t/).",
+            ),
+            (
+                WrongIssuer {
+                    trusted: "https://t/".into(),
+                    got: Some("https://other/".into()),
+                }
+                .into(),
+                "The access token was issued by https://other/, not by the tenant this API trusts (https://t/): log in with that tenant, or set the API's AUTH0_DOMAIN or AUTH0_ISSUER to the token's issuer.",
             ),
             (
                 MissingClaim("sub".into()).into(),
@@ -399,16 +434,31 @@ mod golden {
                 "The access token does not grant the read:messages scope. Request it in the login's scope, and in Auth0 grant it to the user (RBAC) or allow it for the application.",
             ),
             (
-                ApiError::KeysUnavailable,
+                ApiError::KeysUnavailable(None),
                 "The API cannot check access tokens right now: the tenant's signing keys could not be fetched. Try again shortly.",
+            ),
+            (
+                ApiError::KeysUnavailable(Some(FetchError::Timeout)),
+                "The API cannot check access tokens right now: the tenant's signing keys could not be fetched. Try again shortly.",
+            ),
+            (
+                ApiError::KeysUnavailable(Some(FetchError::IssuerMismatch {
+                    got: "https://id/".into(),
+                    expected: "https://id".into(),
+                })),
+                "The API cannot check access tokens: the discovery document names the issuer \"https://id/\", not the configured \"https://id\": set AUTH0_ISSUER=https://id/ (tokens carry it in iss exactly so). Its operator must correct that setting.",
             ),
             (
                 ApiError::KeyNotFetchableYet(Duration::from_millis(2500)),
                 "The token was signed with a key the API has not seen yet; it may fetch the tenant's keys again in 3 s. Try again then.",
             ),
             (
-                ApiError::NotReady,
+                ApiError::NotReady(None),
                 "Not ready: the tenant's signing keys are not loaded yet, so private endpoints answer 503.",
+            ),
+            (
+                ApiError::NotReady(Some(FetchError::Timeout)),
+                "Not ready: the tenant's signing keys are not loaded yet, so private endpoints answer 503. The last attempt: the keys did not come in time.",
             ),
             (
                 ApiError::NotFound,

@@ -3,7 +3,9 @@
 //!
 //! Read in this order: [`config`] (the settings, checked once at startup), [`auth`] (who may
 //! call what: the extractor, token validation, the tenant's keys), [`ApiError`] (every error
-//! answer), then [`app`] (the routes and what wraps them) and [`serve`] (the server's limits).
+//! answer), then `app` (the routes and what wraps them), `telemetry` and `metrics` (request
+//! ids, the access log, `/metrics`), `server` (hyper, its limits) and [`serve`], where they
+//! meet.
 //! `dev_tenant` (debug builds' `cargo run -p api` with nothing configured) is apart from all of
 //! them: only `main` uses it.
 
@@ -13,21 +15,30 @@ pub mod config;
 #[cfg(feature = "devtenant")]
 pub mod dev_tenant;
 mod error;
+mod metrics;
 mod routes;
 mod server;
+mod telemetry;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use shared::AuthConfig;
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
-pub use app::app;
 pub use error::{ApiError, REALM};
 pub use routes::{PERMISSIONS_POLICY, content_security_policy};
-pub use server::{HttpService, ServerLimits, serve, serve_app};
+pub use server::ServerLimits;
+pub use telemetry::X_REQUEST_ID;
 
 use crate::auth::{JwksCache, TokenValidator};
 use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::telemetry::{Recorders, Telemetry};
 
 /// What every handler can reach. Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -51,6 +62,38 @@ impl AppState {
             auth_config: settings.auth_config().map(Arc::new),
         }
     }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// The tenant's keys are fetched in the background: the server answers `/api/public` at
+/// once whether or not the tenant is reachable.
+pub async fn serve(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with_metrics(listener, None, settings, shutdown).await
+}
+
+/// [`serve`], and `/metrics` on `metrics` when given (`METRICS_ADDR`): the composition root,
+/// where the state, the app, its telemetry and the server meet.
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = AppState::new(&settings);
+    state.validator.jwks().warm_up();
+    let metrics = metrics.map(|listener| {
+        let metrics = Arc::new(Metrics::new(state.validator.clone()));
+        tokio::spawn(metrics::serve(listener, metrics.clone()));
+        metrics
+    });
+    let telemetry = Telemetry::new(app::app(state, &settings), Recorders::new(metrics.clone()));
+    // Outermost, so that nothing, the telemetry included, ever shows the credentials.
+    let app = SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE]).layer(telemetry);
+    server::serve_app(listener, app, settings.limits, metrics, shutdown).await
 }
 
 impl FromRef<AppState> for Arc<TokenValidator> {

@@ -3,9 +3,10 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use api::config::{Build, Config};
+use api::config::{Build, Config, LogFormat};
 use clap::Parser;
 use tokio::net::TcpListener;
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -32,12 +33,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    let _log = init_logging(settings.log_format);
     let listener = match TcpListener::bind(settings.addr).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -47,6 +43,18 @@ async fn main() -> ExitCode {
             );
             return ExitCode::from(2);
         }
+    };
+    let metrics = match settings.metrics_addr {
+        Some(addr) => match TcpListener::bind(addr).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                eprintln!(
+                    "error: cannot listen on {addr} for /metrics ({error}): set METRICS_ADDR to a free address, e.g. METRICS_ADDR=0.0.0.0:9100"
+                );
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
     };
     let stop = shutdown_signal();
     let addr = listener.local_addr().unwrap_or(settings.addr);
@@ -59,13 +67,40 @@ async fn main() -> ExitCode {
         keys = %settings.jwks.source,
         "API listening on http://{addr}"
     );
-    match api::serve(listener, settings, stop).await {
+    if let Some(metrics) = metrics.as_ref().and_then(|l| l.local_addr().ok()) {
+        tracing::info!("metrics at http://{metrics}/metrics");
+    }
+    match api::serve_with_metrics(listener, metrics, settings, stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: the server stopped: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Log lines go to stdout through a writer thread, in batches: a request never waits on the
+/// terminal or the pipe, and a busy server makes one write for many lines. Lines past what the
+/// thread can take are dropped rather than slowing requests. The guard flushes at exit.
+fn init_logging(format: LogFormat) -> WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(16 * 1024)
+        .lossy(true)
+        .finish(std::io::BufWriter::new(std::io::stdout()));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => subscriber.with_ansi(std::io::stdout().is_terminal()).init(),
+        LogFormat::Json => subscriber
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
+    guard
 }
 
 /// With nothing configured, in a debug build on loopback: the development tenant, in this

@@ -1,33 +1,37 @@
 //! The server that runs the app, with the manners a server facing the internet needs: a client
-//! must send its request head in time and within a size, requests are answered in time, and
-//! connections are bounded.
+//! must send its request head in time and within a size, must read its answers (a write that
+//! stalls ends the connection), is answered in time, and may hold only so many connections;
+//! a shutdown finishes what is under way, within a deadline.
 //!
 //! The accept loop is hyper's HTTP/1.1 server driven here rather than `axum::serve`, which
-//! sets no timer (so hyper's header-read timeout never runs) and bounds nothing.
+//! sets no timer (so hyper's header-read timeout never runs) and bounds nothing. It knows
+//! nothing of the app but [`HttpService`].
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::header::AUTHORIZATION;
 use axum::http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tower::{Layer, Service, ServiceBuilder};
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tracing::Level;
+use tokio::time::Sleep;
+use tower::Service;
 
-use crate::AppState;
-use crate::app::{access_log, app};
 use crate::auth::ConnectionMemo;
-use crate::config::Settings;
+use crate::metrics::Metrics;
 
 /// How the server treats its clients. [`ServerLimits::default`] is what `serve` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +48,17 @@ pub struct ServerLimits {
     /// has (the tenant's keys, within their fetch timeout): the configuration sets it to the
     /// JWKS fetch timeout and 5 s.
     pub request_timeout: Duration,
+    /// A write (or flush) that makes no progress for this long ends the connection: a client
+    /// that stopped reading its answers cannot hold it. 10 s.
+    pub write_timeout: Duration,
+    /// At most this many connections from one address; more are closed at once. A quarter of
+    /// `max_connections`, so no single client can take them all. Behind a proxy every
+    /// connection comes from the proxy: it must open fewer than this to one replica.
+    pub max_connections_per_client: usize,
+    /// After the shutdown signal, requests under way get this long to finish; then the
+    /// connections left are dropped. More than the request timeout; less than what an
+    /// orchestrator waits before it kills (Kubernetes: 30 s). 15 s.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServerLimits {
@@ -53,6 +68,9 @@ impl Default for ServerLimits {
             max_header_bytes: 64 * 1024,
             max_connections: 4096,
             request_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            max_connections_per_client: 1024,
+            shutdown_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -91,39 +109,14 @@ where
     type Body = B;
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
-/// The tenant's keys are fetched in the background: the server answers `/api/public` at
-/// once whether or not the tenant is reachable.
-pub async fn serve(
-    listener: TcpListener,
-    settings: Settings,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let state = AppState::new(&settings);
-    state.validator.jwks().warm_up();
-    // Outermost, so that no layer, the access log included, ever sees the token.
-    let sensitive = SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE]);
-    let app = app(state, &settings);
-    // The access log times every request even when its lines are off: it is there only when
-    // they are on.
-    let logged = tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO);
-    if logged {
-        let app = ServiceBuilder::new()
-            .layer(sensitive)
-            .layer(access_log())
-            .service(app);
-        serve_app(listener, app, settings.limits, shutdown).await
-    } else {
-        serve_app(listener, sensitive.layer(app), settings.limits, shutdown).await
-    }
-}
-
 /// Serves `app` on `listener` with `limits` until `shutdown` completes; then stops accepting,
-/// lets the requests under way finish and closes idle connections.
-pub async fn serve_app(
+/// lets the requests under way finish (within `limits.shutdown_timeout`) and closes idle
+/// connections. `metrics`, when on, counts the open connections.
+pub(crate) async fn serve_app(
     listener: TcpListener,
     app: impl HttpService,
     limits: ServerLimits,
+    metrics: Option<Arc<Metrics>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mut http = http1::Builder::new();
@@ -135,6 +128,7 @@ pub async fn serve_app(
         // floor's CPU per request).
         .writev(false);
     let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let clients = Clients::new(limits.max_connections_per_client);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -143,9 +137,13 @@ pub async fn serve_app(
             permit = connections.clone().acquire_owned() => permit.expect("never closed"),
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, client) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => match clients.admit(peer.ip()) {
+                    Some(client) => (stream, client),
+                    // Over its share: closed at once, the permit given back.
+                    None => continue,
+                },
                 Err(error) => {
                     // Out of file descriptors and the like: wait, do not exit.
                     tracing::warn!(%error, "cannot accept a connection");
@@ -160,16 +158,153 @@ pub async fn serve_app(
             app: RefCell::new(app.clone()),
             memo: Arc::default(),
         };
-        let connection = http.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let io = TokioIo::new(WriteStallGuard::new(stream, limits.write_timeout));
+        let connection = graceful.watch(http.serve_connection(io, service));
+        let metrics = metrics.clone();
         tokio::spawn(async move {
+            if let Some(metrics) = &metrics {
+                metrics.connections(1);
+            }
             let _ = connection.await;
-            drop(permit);
+            if let Some(metrics) = &metrics {
+                metrics.connections(-1);
+            }
+            drop((permit, client));
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutting down: requests still under way after {:?} are dropped",
+            limits.shutdown_timeout
+        );
+    }
     Ok(())
+}
+
+/// How many connections each client address holds, within a bound.
+#[derive(Clone)]
+struct Clients {
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    max: usize,
+}
+
+/// One admitted connection of `ip`: counted until dropped.
+struct Admitted {
+    clients: Clients,
+    ip: IpAddr,
+}
+
+impl Clients {
+    fn new(max: usize) -> Self {
+        Self {
+            open: Arc::default(),
+            max,
+        }
+    }
+
+    fn admit(&self, ip: IpAddr) -> Option<Admitted> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(ip).or_default();
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(Admitted {
+            clients: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut open = self.clients.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A connection whose writes must make progress: one that stays pending (the client's receive
+/// window is full, it stopped reading) for longer than the timeout fails, and hyper closes the
+/// connection. hyper itself times only the reading of a request's head. The timer is made
+/// only when a write has to wait.
+struct WriteStallGuard {
+    stream: TcpStream,
+    timeout: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl WriteStallGuard {
+    fn new(stream: TcpStream, timeout: Duration) -> Self {
+        Self {
+            stream,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// `poll`'s answer, unless it has been pending for longer than the timeout.
+    fn guard<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match poll(Pin::new(&mut self.stream), cx) {
+            Poll::Ready(result) => {
+                self.stalled = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let timer = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client stopped reading its answers",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl AsyncRead for WriteStallGuard {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteStallGuard {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.guard(cx, |stream, cx| stream.poll_write(cx, buf))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.guard(cx, |stream, cx| stream.poll_flush(cx))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.guard(cx, |stream, cx| stream.poll_shutdown(cx))
+    }
 }
 
 /// One connection's copy of the app, and its memo of the last token it sent. HTTP/1.1 answers

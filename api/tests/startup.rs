@@ -35,6 +35,8 @@ fn api(dir: &PathBuf) -> Command {
         "DEVTENANT",
         "DEVTENANT_LISTEN",
         "DEVTENANT_DATA_DIR",
+        "LOG_FORMAT",
+        "METRICS_ADDR",
         "RUST_LOG",
     ] {
         command.env_remove(var);
@@ -284,4 +286,64 @@ fn dotenv_is_read_and_sigterm_shuts_down_gracefully() {
     );
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+/// `LOG_FORMAT=json`: one JSON object per line, the access line with the request's id (the
+/// proxy's), its status and the refusal's reason code, never the token; `/metrics` on its own
+/// port.
+#[test]
+fn json_logs_carry_the_request_id_and_reason_and_metrics_have_their_own_port() {
+    let dir = scratch_dir("json");
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics_addr = metrics.local_addr().unwrap().to_string();
+    drop(metrics);
+    let mut child = api(&dir)
+        .envs([
+            ("AUTH0_ISSUER", "http://127.0.0.1:9/"),
+            ("AUTH0_AUDIENCE", "https://quickstarts/api"),
+            ("API_ADDR", "127.0.0.1:0"),
+            ("LOG_FORMAT", "json"),
+            ("METRICS_ADDR", metrics_addr.as_str()),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let listening = line_with(&mut stdout, "listening on http://");
+    let addr = listening.split('"').next().unwrap().to_owned();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .write_all(b"GET /api/private HTTP/1.1\r\nHost: x\r\nX-Request-Id: proxy-42\r\nAuthorization: Bearer secret.token.here\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    assert!(
+        response.contains("\"request_id\":\"proxy-42\""),
+        "{response}"
+    );
+    let line = line_with(&mut stdout, "\"request_id\":\"proxy-42\"");
+    let line = format!("{{\"request_id\":\"proxy-42\"{line}");
+    let logged: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(logged["status"], 401);
+    assert_eq!(logged["path"], "/api/private");
+    assert_eq!(logged["reason"], "malformed_header");
+    assert!(!line.contains("secret"), "{line}");
+    let (status, metrics) = get(&metrics_addr, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("api_refusals_total{reason=\"malformed_header\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(get(&addr, "/metrics").0, 404);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
 }

@@ -135,6 +135,7 @@ mod tests {
         ErrorBody {
             error: error.into(),
             message: message.into(),
+            request_id: None,
         }
     }
 

@@ -49,6 +49,7 @@ mod tests {
         let body = ErrorBody {
             error: "invalid_token".into(),
             message: "The access token expired.".into(),
+            request_id: None,
         };
         let back: ErrorBody = serde_json::from_str(&serde_json::to_string(&body).unwrap()).unwrap();
         assert_eq!(back, body);

@@ -26,9 +26,12 @@ impl Message {
 }
 
 /// The body of every error the API returns: a machine-readable code (the RFC 6750 error code
-/// where there is one) and a sentence a person can act on.
+/// where there is one), a sentence a person can act on, and the request's id, which the API's
+/// log line of that request carries too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }

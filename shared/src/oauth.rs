@@ -32,6 +32,18 @@ impl BearerError {
     pub fn is_missing_credentials(self) -> bool {
         matches!(self, BearerError::Missing | BearerError::OtherScheme)
     }
+
+    /// A stable name for the reason, for logs and metrics.
+    pub fn code(self) -> &'static str {
+        match self {
+            BearerError::Missing => "missing_token",
+            BearerError::OtherScheme => "other_scheme",
+            BearerError::Repeated => "repeated_header",
+            BearerError::NotAscii => "not_ascii",
+            BearerError::Empty => "empty_token",
+            BearerError::NotB64Token => "not_b64token",
+        }
+    }
 }
 
 impl fmt::Display for BearerError {

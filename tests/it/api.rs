@@ -227,7 +227,8 @@ async fn a_token_from_another_issuer_is_refused() {
     for iss in ["https://evil.example.com/", "http://127.0.0.1:1/"] {
         let token = app.token(&[("iss", json!(iss))]);
         let trusted = app.issuer().to_owned();
-        assert_refused(&app, &token, TokenRejection::WrongIssuer { trusted }).await;
+        let got = Some(iss.to_owned());
+        assert_refused(&app, &token, TokenRejection::WrongIssuer { trusted, got }).await;
     }
 }
 

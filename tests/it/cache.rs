@@ -1,9 +1,10 @@
 //! The cache of verified tokens: it must never let a token through that validation would
 //! refuse now, and never be flushed by what does not change the keys.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use api::auth::{JwksCache, JwksSettings, TokenValidator, ValidationSettings};
+use api::auth::{ConnectionMemo, JwksCache, JwksSettings, TokenValidator, ValidationSettings};
 use integration_tests::*;
 use serde_json::json;
 
@@ -174,4 +175,68 @@ async fn a_connections_memo_holds_only_what_validation_would_let_through_now() {
     tokio::time::sleep(Duration::from_millis(40)).await;
     assert!(validator.validate(&rotated).await.is_ok());
     assert!(validator.validate_on(&good, Some(&memo)).await.is_err());
+}
+
+/// Whether a repeat skipped validation shows in the counts: a repeat on the same connection is
+/// a memo hit, on another connection a shared-cache hit.
+#[tokio::test]
+async fn a_repeat_is_a_hit_on_one_connection_and_on_another() {
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let validator = validator(&tenant, 100, TEST_REFETCH_COOLDOWN);
+    let token = KEY.sign(&access_claims(tenant.issuer(), &[]));
+    let (one, other) = (ConnectionMemo::default(), ConnectionMemo::default());
+    for memo in [Some(&one), Some(&one), Some(&other), None] {
+        validator.validate_on(&token, memo).await.unwrap();
+    }
+    let counts = validator.cache_counts();
+    assert_eq!(counts.misses.load(Relaxed), 1, "only the first is verified");
+    assert_eq!(counts.memo_hits.load(Relaxed), 1, "the same connection");
+    assert_eq!(counts.hits.load(Relaxed), 2, "another connection, and none");
+    assert_eq!(validator.cached_tokens(), 1);
+}
+
+/// A cached token no longer trusted is a miss, verified in full again: after the key set
+/// changed, once it expired; and a token whose `nbf` is ahead is never a hit.
+#[tokio::test]
+async fn a_key_set_change_an_expiry_and_a_future_nbf_are_misses() {
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let mut validation = settings_for(tenant.issuer()).validation;
+    validation.leeway = Duration::ZERO;
+    let jwks = JwksCache::new(JwksSettings {
+        refetch_cooldown: Duration::from_millis(50),
+        ..settings_for(tenant.issuer()).jwks
+    });
+    let validator = TokenValidator::new(validation, jwks, None);
+    let misses = |v: &TokenValidator| v.cache_counts().misses.load(Relaxed);
+
+    let token = KEY.sign(&access_claims(
+        tenant.issuer(),
+        &[("exp", json!(now() + 2))],
+    ));
+    validator.validate(&token).await.unwrap();
+    validator.validate(&token).await.unwrap();
+    assert_eq!(misses(&validator), 1);
+    // The key set changes (a key added): the cached verdict is dropped, the token verified
+    // again, and remembered again.
+    tenant.set_keys(vec![KEY.clone(), ROTATED_KEY.clone()]);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let _ = validator.jwks().key(ROTATED_KEY.kid(), None).await.unwrap();
+    validator.validate(&token).await.unwrap();
+    assert_eq!(misses(&validator), 2);
+    validator.validate(&token).await.unwrap();
+    assert_eq!(misses(&validator), 2);
+    // It expires: a miss, and refused.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert!(validator.validate(&token).await.is_err());
+    assert_eq!(misses(&validator), 3);
+
+    let early = KEY.sign(&access_claims(
+        tenant.issuer(),
+        &[("nbf", json!(now() + 60))],
+    ));
+    for _ in 0..2 {
+        assert!(validator.validate(&early).await.is_err());
+    }
+    assert_eq!(misses(&validator), 5);
+    assert_eq!(validator.cache_counts().hits.load(Relaxed), 2);
 }

@@ -5,10 +5,12 @@
 //! - `jwks`: the tenant's keys: caching, rotation, outages, single flight, the cooldown;
 //! - `cache`: the cache of verified tokens never lets through what validation would refuse;
 //! - `tenant`: tenants of other shapes (no trailing slash, keys found by discovery);
-//! - `server`: the server's manners with slow, greedy or hostile clients.
+//! - `server`: the server's manners with slow, greedy or hostile clients;
+//! - `ops`: what an operator sees: request ids, metrics.
 
 mod api;
 mod cache;
 mod jwks;
+mod ops;
 mod server;
 mod tenant;

@@ -204,3 +204,116 @@ async fn fingerprinted_assets_are_immutable_and_the_page_is_revalidated() {
         );
     }
 }
+
+/// A client that pipelines requests and never reads its answers: once the socket's buffers
+/// fill, the server's writes stall; the write timeout ends such connections, so that a few of
+/// them cannot hold every connection the server allows.
+#[tokio::test]
+async fn clients_that_never_read_are_cut_off_and_others_are_served() {
+    let app = TestApp::builder()
+        .settings(|s| {
+            s.limits.max_connections = 4;
+            s.limits.write_timeout = Duration::from_secs(2);
+        })
+        .spawn()
+        .await;
+    let request = "GET /api/public HTTP/1.1\r\nHost: x\r\n\r\n".repeat(5000);
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(1024).unwrap();
+        let stream = socket.connect(addr(&app).parse().unwrap()).await.unwrap();
+        let (mut reading, mut writing) = stream.into_split();
+        let request = request.clone();
+        // Writes until the server stops reading; never reads.
+        tokio::spawn(async move {
+            let _ = writing.write_all(request.as_bytes()).await;
+            std::future::pending::<()>().await;
+            drop(writing);
+        });
+        stalled.push(async move {
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            // Only now read: what was sent, then the end the server put to it.
+            let mut answer = Vec::new();
+            let read =
+                tokio::time::timeout(Duration::from_secs(10), reading.read_to_end(&mut answer));
+            read.await.is_ok()
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let fifth = app.get("/api/public", None).await;
+    assert_eq!(fifth.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    for closed in futures::future::join_all(stalled).await {
+        assert!(closed, "a stalled connection was left open");
+    }
+}
+
+/// No address holds more than its share of connections: past it, a connection is closed at
+/// once, and the share comes back when one closes.
+#[tokio::test]
+async fn one_client_cannot_hold_more_than_its_share_of_connections() {
+    let app = TestApp::builder()
+        .settings(|s| s.limits.max_connections_per_client = 2)
+        .spawn()
+        .await;
+    let first = TcpStream::connect(addr(&app)).await.unwrap();
+    let _second = TcpStream::connect(addr(&app)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = TcpStream::connect(addr(&app)).await.unwrap();
+    third
+        .write_all(b"GET /api/public HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .ok();
+    assert_eq!(
+        read_to_close(&mut third).await,
+        "",
+        "closed without an answer"
+    );
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut again = TcpStream::connect(addr(&app)).await.unwrap();
+    again
+        .write_all(b"GET /api/public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_to_close(&mut again).await.starts_with("HTTP/1.1 200"));
+}
+
+/// SIGTERM (here: the shutdown future) finishes what is under way, but waits no longer than
+/// the shutdown timeout for a connection that will not finish.
+#[tokio::test]
+async fn a_shutdown_waits_for_a_stuck_connection_no_longer_than_its_deadline() {
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let mut settings = settings_for(tenant.issuer());
+    settings.limits.shutdown_timeout = Duration::from_secs(1);
+    settings.limits.write_timeout = Duration::from_secs(60);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(api::serve(listener, settings, async {
+        let _ = stopped.await;
+    }));
+    // A client that never reads, its answers stuck in the socket.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(1024).unwrap();
+    let stream = socket.connect(at).await.unwrap();
+    let (_reading, mut writing) = stream.into_split();
+    let request = "GET /api/public HTTP/1.1\r\nHost: x\r\n\r\n".repeat(5000);
+    tokio::spawn(async move { writing.write_all(request.as_bytes()).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(5), server).await;
+    assert!(stopped.is_ok(), "the server did not stop within 5 s");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+}

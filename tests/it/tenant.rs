@@ -3,6 +3,7 @@
 //! rotation done the way the tenant's operator does it.
 
 use api::ApiError;
+use api::auth::FetchError;
 use integration_tests::*;
 use shared::Message;
 use tokio::net::TcpListener;
@@ -75,13 +76,35 @@ async fn a_discovery_document_naming_another_issuer_is_refused() {
     let tenant = tenant_with(|addr| format!("http://{addr}/"), Some("/oauth/keys")).await;
     let issuer = tenant.issuer().trim_end_matches('/').to_owned();
     let app = TestApp::builder()
-        .trust_issuer(issuer)
+        .trust_issuer(issuer.clone())
         .spawn_for(tenant)
         .await;
-    let token = app.token(&[]);
+    // A token as the API expects it (its iss the configured issuer).
+    let token = KEY.sign(&access_claims(&issuer, &[]));
+    // The provider answered, and its answer will not change: the real cause, and the issuer
+    // to set, in the 503 and in /readyz.
+    let mismatch = FetchError::IssuerMismatch {
+        got: app.tenant.issuer().to_owned(),
+        expected: issuer,
+    };
     let answer = error_answer(app.get("/api/private", Some(&token)).await).await;
     assert_eq!(answer.status, 503);
-    assert_eq!(answer.body.message, ApiError::KeysUnavailable.to_string());
+    let expected = ApiError::KeysUnavailable(Some(mismatch.clone())).to_string();
+    assert_eq!(answer.body.message, expected);
+    assert!(
+        answer
+            .body
+            .message
+            .contains(&format!("set AUTH0_ISSUER={}", app.tenant.issuer())),
+        "{}",
+        answer.body.message
+    );
+    let ready = error_answer(app.get("/readyz", None).await).await;
+    assert_eq!(ready.status, 503);
+    assert_eq!(
+        ready.body.message,
+        ApiError::NotReady(Some(mismatch)).to_string()
+    );
     assert_eq!(
         app.tenant.jwks_fetches(),
         0,

@@ -65,10 +65,27 @@ pub fn serve_api(listener: TcpListener, settings: Settings) -> String {
     base
 }
 
+/// The real API, served on `listener`, with `/metrics` on a listener of its own: the API's
+/// base URL and the metrics' URL.
+pub async fn serve_api_with_metrics(listener: TcpListener, settings: Settings) -> (String, String) {
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let metrics_url = format!("http://{}/metrics", metrics.local_addr().unwrap());
+    tokio::spawn(api::serve_with_metrics(
+        listener,
+        Some(metrics),
+        settings,
+        pending(),
+    ));
+    (base, metrics_url)
+}
+
 /// The API and the tenant it trusts.
 pub struct TestApp {
     /// `http://127.0.0.1:{port}`, the API.
     pub base: String,
+    /// Where the API's `/metrics` are.
+    pub metrics: String,
     pub tenant: RunningTenant,
     pub client: reqwest::Client,
 }
@@ -152,8 +169,10 @@ impl TestAppBuilder {
             Some(listener) => listener,
             None => TcpListener::bind("127.0.0.1:0").await.expect("bind"),
         };
+        let (base, metrics) = serve_api_with_metrics(listener, settings).await;
         TestApp {
-            base: serve_api(listener, settings),
+            base,
+            metrics,
             tenant,
             client: reqwest::Client::new(),
         }
@@ -179,6 +198,27 @@ impl TestApp {
 
     pub fn issuer(&self) -> &str {
         self.tenant.issuer()
+    }
+
+    /// The API's `/metrics`, as scraped.
+    pub async fn scrape(&self) -> String {
+        let answer = self
+            .client
+            .get(&self.metrics)
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(answer.status(), 200);
+        answer.text().await.unwrap()
+    }
+
+    /// The value of one sample of the API's metrics, e.g.
+    /// `api_token_cache_lookups_total{result="hit"}`; 0 when it is not there (yet).
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let text = self.scrape().await;
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' '))
+            .map_or(0.0, |value| value.parse().expect("a number"))
     }
 
     /// One private call that must pass: the API has loaded the tenant's keys.

@@ -106,7 +106,8 @@ fn setup() -> Result<(), String> {
     ensure_rust_components()?;
     tools::ensure_spa_tools()?;
     tools::ensure_chromium()?;
-    tools::ensure_auth0_spa_js()
+    tools::ensure_auth0_spa_js()?;
+    tools::ensure_promtool()
 }
 
 fn test() -> Result<(), String> {
@@ -133,6 +134,7 @@ fn test() -> Result<(), String> {
     spa::check_size()?;
     tools::ensure_chromium()?;
     tools::ensure_auth0_spa_js()?;
+    tools::ensure_promtool()?;
     let mut counts = cargo_test(&["--workspace", "--all-targets", "--locked"])?;
     println!("==> figures from the end-to-end tests (headless Chromium):");
     for figures in [

@@ -167,6 +167,16 @@ pub fn ensure_chromium() -> Result<(), String> {
     apt_install(&["chromium", "chromium-driver"])
 }
 
+/// Prometheus' `promtool`, which checks the API's `/metrics` in the integration tests. Debian
+/// ships it with the server; only the binary is used.
+pub fn ensure_promtool() -> Result<(), String> {
+    if output_of("promtool", &["--version"]).is_some() {
+        return Ok(());
+    }
+    // Without its recommends: the web console's fonts and scripts are not needed.
+    apt_install(&["--no-install-recommends", "prometheus"])
+}
+
 fn apt_install(packages: &[&str]) -> Result<(), String> {
     step(
         "apt-get update",

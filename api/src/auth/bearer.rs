@@ -10,7 +10,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use shared::oauth::BearerError;
 
-use super::token::{AccessClaims, ConnectionMemo, TokenValidator};
+use super::claims::AccessClaims;
+use super::token::TokenValidator;
+use super::verified::ConnectionMemo;
 use crate::error::ApiError;
 
 /// A caller whose access token is valid: taking one as a handler argument makes the route

@@ -7,19 +7,30 @@
 //!
 //! The rules:
 //! - the whole key set is cached and replaced whole on every successful fetch;
+//! - at start it is fetched without waiting for a request, and fetched again, with a growing
+//!   pause, until it loads: an API nobody sends traffic to (unready behind a load balancer)
+//!   still becomes ready ([`JwksCache::warm_up`]);
 //! - after `max_age` it is refreshed in the background while the cached keys keep serving;
-//! - an unknown `kid` triggers a refetch (a key rotation), at most once per `refetch_cooldown`;
-//!   within the cooldown such a token is asked to come back when a fetch may start (503 with
-//!   `Retry-After`), not told it is invalid: its key may have been published a moment ago;
+//! - an unknown `kid` triggers a refetch (a key rotation) only if its key may really be new: a
+//!   token issued well before the keys were last fetched had its key published then, or never
+//!   ([`KEY_SKEW`]). A refetch may start [`MIN_REFETCH_INTERVAL`] after the previous fetch;
+//!   each unknown-`kid` refetch that finds nothing doubles that pause, up to
+//!   `refetch_cooldown`, and a quiet spell resets it. So a provider that signs with a new key
+//!   at once is followed within about a second, while made-up `kid`s cannot make the API call
+//!   the tenant more than once per cooldown. Within the pause such a token is asked to come
+//!   back (503 with `Retry-After`), not told it is invalid;
 //! - the generation changes only when the keys do, so refetches cannot flush what is derived
 //!   from them (the cache of verified tokens);
-//! - one fetch at a time: every request waiting on the same unknown `kid` shares it;
-//! - a failed or garbage fetch keeps the previous keys; the server never exits or panics over it.
+//! - one fetch at a time: every request waiting on the same unknown `kid` shares it; a fetch
+//!   runs in a task of its own and is stamped before it starts, so a client that hangs up
+//!   cannot cancel it or slip past the pause;
+//! - a failed or garbage fetch keeps the previous keys and its cause (for `/readyz` and the
+//!   503); the server never exits or panics over it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::DecodingKey;
 use shared::jwt::Rs256Key;
@@ -34,7 +45,8 @@ pub struct JwksSettings {
     pub source: KeySource,
     /// Refresh the key set in the background once it is this old. Defaults to 10 min.
     pub max_age: Duration,
-    /// The least time between two fetch attempts. Defaults to 10 s.
+    /// The longest pause between two fetches that unknown `kid`s ask for, reached when they
+    /// keep finding nothing new (made-up `kid`s). Defaults to 10 s.
     pub refetch_cooldown: Duration,
     /// How long one fetch may take, discovery, connection and body included. Defaults to 5 s.
     pub fetch_timeout: Duration,
@@ -55,16 +67,25 @@ impl JwksSettings {
     }
 }
 
+/// The shortest pause between two fetches, which an unknown `kid` doubles each time it finds
+/// nothing new (up to the cooldown): how soon a key a provider signs with at once is followed.
+pub const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How far the tenant's clock may be behind this server's: a token issued more than this before
+/// the keys were last fetched cannot be signed with a key newer than them.
+pub const KEY_SKEW: Duration = Duration::from_secs(60);
+
 /// Why no key could be had for a `kid`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyError {
     /// The tenant's key set is known and does not hold this `kid`.
     UnknownKid,
     /// The `kid` is not in the key set fetched a moment ago, and no fetch may start for this
     /// long: the key may be newer than the set.
     NotFetchableYet(Duration),
-    /// The tenant's keys could not be fetched (unreachable, slow, or not a usable JWKS).
-    Unavailable,
+    /// The tenant's keys could not be fetched (unreachable, slow, or not a usable JWKS): why,
+    /// as the last attempt found.
+    Unavailable(Option<FetchError>),
 }
 
 /// A cheap-to-clone handle on the cached key set.
@@ -82,6 +103,8 @@ struct Inner {
     fetch_lock: tokio::sync::Mutex<Option<Url>>,
     refresh_scheduled: AtomicBool,
     fetches: AtomicU64,
+    /// Fetches by outcome, in [`FetchOutcome`]'s order.
+    outcomes: [AtomicU64; FetchOutcome::ALL.len()],
 }
 
 #[derive(Default)]
@@ -91,11 +114,55 @@ struct State {
     set: Vec<Rs256Key>,
     /// Bumped whenever the keys change; anything derived from the keys compares it.
     generation: u64,
-    /// Bumped on every fetch attempt, so waiters can tell that a fetch happened meanwhile.
+    /// Bumped when a fetch starts, so waiters can tell that a fetch happened meanwhile.
     attempts: u64,
+    /// When the last successful fetch started, by the monotonic clock and by the calendar
+    /// (compared with tokens' `iat`).
     fetched_at: Option<Instant>,
+    fetched_wall: Option<SystemTime>,
+    /// When the last fetch started, and again when it ended: the pause counts from both.
     attempted_at: Option<Instant>,
-    last_attempt_failed: bool,
+    /// A fetch is under way: wait for it rather than refuse.
+    in_flight: bool,
+    /// Why the last attempt failed; `None` when it worked.
+    last_error: Option<FetchError>,
+    /// Unknown-`kid` refetches in a row that found nothing new.
+    fruitless: u32,
+}
+
+/// What a fetch ended in, as `/metrics` counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// The keys came, the same as before.
+    Unchanged,
+    /// The keys came and differ: a new generation.
+    Changed,
+    Failed(&'static str),
+}
+
+impl FetchOutcome {
+    /// Every outcome's label, the failures by [`FetchError::code`].
+    pub const ALL: [&'static str; 11] = [
+        "unchanged",
+        "changed",
+        "unreachable",
+        "timeout",
+        "status",
+        "too_large",
+        "not_a_key_set",
+        "no_usable_keys",
+        "not_a_discovery_document",
+        "issuer_mismatch",
+        "bad_jwks_uri",
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            FetchOutcome::Unchanged => "unchanged",
+            FetchOutcome::Changed => "changed",
+            FetchOutcome::Failed(code) => code,
+        }
+    }
 }
 
 impl JwksCache {
@@ -116,6 +183,7 @@ impl JwksCache {
                 fetch_lock: tokio::sync::Mutex::new(None),
                 refresh_scheduled: AtomicBool::new(false),
                 fetches: AtomicU64::new(0),
+                outcomes: Default::default(),
             }),
         }
     }
@@ -134,6 +202,29 @@ impl JwksCache {
         self.inner.read_state().fetched_at.is_some()
     }
 
+    /// Why the last fetch failed, if it did.
+    pub fn last_error(&self) -> Option<FetchError> {
+        self.inner.read_state().last_error.clone()
+    }
+
+    /// How old the key set is: since its last successful fetch started.
+    pub fn age(&self) -> Option<Duration> {
+        self.inner.read_state().fetched_at.map(|at| at.elapsed())
+    }
+
+    /// Fetches by outcome since start, every outcome listed.
+    pub fn fetch_outcomes(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        FetchOutcome::ALL
+            .iter()
+            .zip(&self.inner.outcomes)
+            .map(|(label, count)| (*label, count.load(Ordering::Relaxed)))
+    }
+
+    /// The generation of the key set as it is, refreshing nothing (for `/metrics`).
+    pub fn current_generation(&self) -> u64 {
+        self.inner.read_state().generation
+    }
+
     /// The generation of the key set: it changes whenever the keys change. Like a key
     /// lookup, it starts a background refresh when the set is older than the max-age, so
     /// that what is derived from the keys (the token cache) cannot outlive a rotation.
@@ -145,17 +236,38 @@ impl JwksCache {
         state.generation
     }
 
-    /// Starts the first fetch in the background so the first private request finds keys ready.
+    /// Fetches the key set now, in the background, and again with a growing pause (up to the
+    /// cooldown) until it loads, without waiting for a request to ask: behind a load balancer
+    /// an unready API gets no requests, so nothing else would ever fetch them.
     pub fn warm_up(&self) {
-        let seen = self.inner.read_state().attempts;
         let inner = self.inner.clone();
-        tokio::spawn(async move { inner.refetch_unless_fetched_since(seen).await });
+        tokio::spawn(async move {
+            let ceiling = inner.settings.refetch_cooldown;
+            let mut pause = MIN_REFETCH_INTERVAL.min(ceiling);
+            loop {
+                let seen = inner.read_state().attempts;
+                inner.refetch_unless_fetched_since(seen, None).await;
+                let wait = {
+                    let state = inner.read_state();
+                    if state.fetched_at.is_some() {
+                        return;
+                    }
+                    state.refetch_wait(ceiling).unwrap_or_default().max(pause)
+                };
+                tokio::time::sleep(wait).await;
+                pause = (pause * 2).min(ceiling);
+            }
+        });
     }
 
-    /// The verification key for `kid`, refetching the key set once if `kid` is new, with the
-    /// generation of the key set it came from.
-    pub async fn key(&self, kid: &str) -> Result<(Arc<DecodingKey>, u64), KeyError> {
-        let cooldown = self.inner.settings.refetch_cooldown;
+    /// The verification key for `kid`, refetching the key set once if `kid` may be new (the
+    /// token was not issued, by its unverified `issued_at`, well before the keys were last
+    /// fetched), with the generation of the key set it came from.
+    pub async fn key(
+        &self,
+        kid: &str,
+        issued_at: Option<u64>,
+    ) -> Result<(Arc<DecodingKey>, u64), KeyError> {
         let seen_attempts = {
             let state = self.inner.read_state();
             if let Some(key) = state.keys.get(kid) {
@@ -164,20 +276,34 @@ impl JwksCache {
                 }
                 return Ok((key.clone(), state.generation));
             }
-            // Not in the cache: the tenant may have rotated its keys since the last fetch.
-            if let Some(left) = state.cooldown_left(cooldown) {
+            // Not in the set: the tenant may have rotated its keys since the last fetch,
+            // unless the token is older than that fetch.
+            if state.predates_keys(issued_at) {
+                return Err(KeyError::UnknownKid);
+            }
+            // A fetch under way (the first one, most often) is waited for, not refused.
+            if !state.in_flight
+                && let Some(left) = state.refetch_wait(self.inner.settings.refetch_cooldown)
+            {
                 return Err(match state.is_usable() {
                     true => KeyError::NotFetchableYet(left),
-                    false => KeyError::Unavailable,
+                    false => KeyError::Unavailable(state.last_error.clone()),
                 });
             }
             state.attempts
         };
-        self.inner.refetch_unless_fetched_since(seen_attempts).await;
+        // In a task of its own: a client that hangs up does not cancel the fetch.
+        let (inner, wanted) = (self.inner.clone(), kid.to_owned());
+        let fetch = tokio::spawn(async move {
+            inner
+                .refetch_unless_fetched_since(seen_attempts, Some(&wanted))
+                .await
+        });
+        let _ = fetch.await;
         let state = self.inner.read_state();
         match state.keys.get(kid) {
             Some(key) => Ok((key.clone(), state.generation)),
-            None if !state.is_usable() => Err(KeyError::Unavailable),
+            None if !state.is_usable() => Err(KeyError::Unavailable(state.last_error.clone())),
             None => Err(KeyError::UnknownKid),
         }
     }
@@ -196,55 +322,87 @@ impl Inner {
         }
         let inner = self.clone();
         tokio::spawn(async move {
-            inner.refetch_unless_fetched_since(seen_attempts).await;
+            inner
+                .refetch_unless_fetched_since(seen_attempts, None)
+                .await;
             inner.refresh_scheduled.store(false, Ordering::Release);
         });
     }
 
-    /// Fetches the key set unless another fetch ran since the caller looked (`seen_attempts`)
-    /// or the cooldown has not passed. Waits for a fetch under way instead of starting another.
-    async fn refetch_unless_fetched_since(&self, seen_attempts: u64) {
+    /// Fetches the key set unless another fetch started since the caller looked
+    /// (`seen_attempts`) or the pause since the last one has not passed. Waits for a fetch under
+    /// way instead of starting another. `wanted`: the unknown `kid` it is for, if any.
+    async fn refetch_unless_fetched_since(&self, seen_attempts: u64, wanted: Option<&str>) {
         let mut discovered = self.fetch_lock.lock().await;
-        {
-            let state = self.read_state();
+        let started = {
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
             if state.attempts != seen_attempts
-                || state
-                    .cooldown_left(self.settings.refetch_cooldown)
-                    .is_some()
+                || state.refetch_wait(self.settings.refetch_cooldown).is_some()
             {
                 return;
             }
-        }
+            // Stamped before the fetch: what counts toward the pause is that it started.
+            let started = Instant::now();
+            state.attempts += 1;
+            state.attempted_at = Some(started);
+            state.in_flight = true;
+            started
+        };
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let started = Instant::now();
+        let wall = SystemTime::now();
         let fetch = self.fetcher.fetch(&mut discovered);
         let outcome = tokio::time::timeout(self.settings.fetch_timeout, fetch)
             .await
             .unwrap_or(Err(FetchError::Timeout));
-        self.record(started, outcome);
+        let outcome = self.record((started, wall), outcome, wanted);
+        let slot = FetchOutcome::ALL.iter().position(|l| *l == outcome.label());
+        if let Some(count) = slot.and_then(|i| self.outcomes.get(i)) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    fn record(&self, started: Instant, outcome: Result<Vec<Rs256Key>, FetchError>) {
+    fn record(
+        &self,
+        (started, wall): (Instant, SystemTime),
+        outcome: Result<Vec<Rs256Key>, FetchError>,
+        wanted: Option<&str>,
+    ) -> FetchOutcome {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        state.attempts += 1;
-        state.attempted_at = Some(started);
-        match outcome {
+        state.in_flight = false;
+        // And stamped when it ends: a slow fetch is not followed by another at once.
+        state.attempted_at = Some(Instant::now());
+        let recorded = match outcome {
             Ok(mut set) => {
                 set.sort_by(|a, b| a.kid.cmp(&b.kid));
-                if set != state.set {
+                let changed = set != state.set;
+                if changed {
                     tracing::info!(source = %self.fetcher.source(), keys = set.len(), "fetched the tenant's signing keys");
                     state.keys = Arc::new(decoding_keys(&set));
                     state.set = set;
                     state.generation += 1;
                 }
                 state.fetched_at = Some(started);
-                state.last_attempt_failed = false;
+                state.fetched_wall = Some(wall);
+                state.last_error = None;
+                match changed {
+                    true => FetchOutcome::Changed,
+                    false => FetchOutcome::Unchanged,
+                }
             }
             Err(error) => {
                 tracing::warn!(source = %self.fetcher.source(), %error, "could not fetch the tenant's signing keys; keeping the previous ones");
-                state.last_attempt_failed = true;
+                let code = error.code();
+                state.last_error = Some(error);
+                FetchOutcome::Failed(code)
             }
+        };
+        if let Some(kid) = wanted {
+            state.fruitless = match state.keys.contains_key(kid) {
+                true => 0,
+                false => state.fruitless.saturating_add(1).min(16),
+            };
         }
+        recorded
     }
 }
 
@@ -255,13 +413,36 @@ impl State {
 
     /// Keys are loaded and the last attempt to refresh them worked.
     fn is_usable(&self) -> bool {
-        self.fetched_at.is_some() && !self.last_attempt_failed
+        self.fetched_at.is_some() && self.last_error.is_none()
     }
 
-    /// How long until the next fetch may start, if one may not start now.
-    fn cooldown_left(&self, cooldown: Duration) -> Option<Duration> {
+    /// Whether a token issued at `issued_at` (seconds since the epoch) is older than the key
+    /// set by more than [`KEY_SKEW`]: its key was published when the set was fetched, or never.
+    fn predates_keys(&self, issued_at: Option<u64>) -> bool {
+        let fetched = self
+            .fetched_wall
+            .and_then(|at| at.duration_since(UNIX_EPOCH).ok());
+        match (issued_at, fetched) {
+            (Some(iat), Some(fetched)) => {
+                iat.saturating_add(KEY_SKEW.as_secs()) < fetched.as_secs()
+            }
+            _ => false,
+        }
+    }
+
+    /// How long until the next fetch may start, if one may not start now: the least pause,
+    /// doubled by each fruitless unknown-`kid` refetch in a row, up to `ceiling`; back to the
+    /// least after a quiet spell of twice the ceiling.
+    fn refetch_wait(&self, ceiling: Duration) -> Option<Duration> {
         let since = self.attempted_at?.elapsed();
-        cooldown.checked_sub(since).filter(|left| !left.is_zero())
+        let least = MIN_REFETCH_INTERVAL.min(ceiling);
+        let pause = match since >= ceiling * 2 {
+            true => least,
+            false => least
+                .saturating_mul(1 << self.fruitless.min(16))
+                .min(ceiling),
+        };
+        pause.checked_sub(since).filter(|left| !left.is_zero())
     }
 }
 

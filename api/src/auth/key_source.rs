@@ -46,7 +46,8 @@ impl fmt::Display for KeySource {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Why a fetch of the keys failed, in a sentence for the operator (the log, `/readyz`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
     #[error("{0} could not be reached: {1}")]
     Unreachable(Url, String),
@@ -62,10 +63,43 @@ pub enum FetchError {
     NoUsableKeys(Url),
     #[error("{0} is not an OpenID discovery document with a jwks_uri")]
     NotADiscoveryDocument(Url),
-    #[error("the discovery document names the issuer {got:?}, not the configured {expected:?}")]
+    #[error(
+        "the discovery document names the issuer {got:?}, not the configured {expected:?}: set AUTH0_ISSUER={got} (tokens carry it in iss exactly so)"
+    )]
     IssuerMismatch { got: String, expected: String },
     #[error("the discovery document's jwks_uri {0:?} is not an https URL (http only on loopback)")]
     BadJwksUri(String),
+}
+
+impl FetchError {
+    /// Whether the tenant answered and the answer will not change by itself: a setting of the
+    /// API's or the tenant's is wrong. Its sentence is then worth showing to a caller.
+    pub fn is_definitive(&self) -> bool {
+        match self {
+            FetchError::Status(_, status) => (400..500).contains(status),
+            FetchError::NotAKeySet(_)
+            | FetchError::NoUsableKeys(_)
+            | FetchError::NotADiscoveryDocument(_)
+            | FetchError::IssuerMismatch { .. }
+            | FetchError::BadJwksUri(_) => true,
+            FetchError::Unreachable(..) | FetchError::Timeout | FetchError::TooLarge(_) => false,
+        }
+    }
+
+    /// A stable name for the failure, as `/metrics` counts it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FetchError::Unreachable(..) => "unreachable",
+            FetchError::Timeout => "timeout",
+            FetchError::Status(..) => "status",
+            FetchError::TooLarge(_) => "too_large",
+            FetchError::NotAKeySet(_) => "not_a_key_set",
+            FetchError::NoUsableKeys(_) => "no_usable_keys",
+            FetchError::NotADiscoveryDocument(_) => "not_a_discovery_document",
+            FetchError::IssuerMismatch { .. } => "issuer_mismatch",
+            FetchError::BadJwksUri(_) => "bad_jwks_uri",
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -5,14 +5,23 @@
 //! Needs nothing from the app around it: the extractor finds the [`TokenValidator`] through
 //! axum's `FromRef`, so this module imports neither the routes nor the app's state.
 
+//!
+//! Read in this order: `bearer` (the header), `token` (the checks), `claims` (what a valid token
+//! says), `verified` (the caches of tokens that passed), `jwks` and `key_source` (the tenant's
+//! keys), `rejection` (every reason to refuse).
+
 mod bearer;
+mod claims;
 mod jwks;
 mod key_source;
 mod rejection;
 mod token;
+mod verified;
 
 pub use bearer::{AuthenticatedUser, bearer_token};
-pub use jwks::{JwksCache, JwksSettings, KeyError};
-pub use key_source::{KeySource, is_safe_to_fetch};
+pub use claims::AccessClaims;
+pub use jwks::{FetchOutcome, JwksCache, JwksSettings, KEY_SKEW, KeyError, MIN_REFETCH_INTERVAL};
+pub use key_source::{FetchError, KeySource, is_safe_to_fetch};
 pub use rejection::TokenRejection;
-pub use token::{AccessClaims, ConnectionMemo, TokenValidator, ValidationSettings, checked_header};
+pub use token::{TokenValidator, ValidationSettings, checked_header};
+pub use verified::{CacheCounts, ConnectionMemo};

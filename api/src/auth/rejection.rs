@@ -34,9 +34,11 @@ pub enum TokenRejection {
     Expired,
     /// `nbf` is in the future.
     NotYetValid,
-    /// `iss` is not the issuer this API trusts.
+    /// `iss` is not the issuer this API trusts: the token of another tenant or provider, the
+    /// quickstart's most frequent mistake. `got` is what the token claims, unverified.
     WrongIssuer {
         trusted: String,
+        got: Option<String>,
     },
     /// A required claim is absent or of the wrong type.
     MissingClaim(String),
@@ -53,6 +55,34 @@ pub enum TokenRejection {
         got: String,
         expected: String,
     },
+}
+
+impl TokenRejection {
+    /// A stable name for the reason, for logs and metrics: it never changes when a sentence
+    /// is reworded, and never carries anything from the token.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenRejection::Opaque => "opaque",
+            TokenRejection::Encrypted => "encrypted",
+            TokenRejection::MalformedHeader => "malformed_header",
+            TokenRejection::Crit => "crit",
+            TokenRejection::Unsigned => "unsigned",
+            TokenRejection::Hmac(_) => "hmac",
+            TokenRejection::NotRs256 => "not_rs256",
+            TokenRejection::NoKid => "no_kid",
+            TokenRejection::UnknownKid => "unknown_kid",
+            TokenRejection::NotAnAccessToken { .. } => "not_an_access_token",
+            TokenRejection::BadSignature => "bad_signature",
+            TokenRejection::Expired => "expired",
+            TokenRejection::NotYetValid => "not_yet_valid",
+            TokenRejection::WrongIssuer { .. } => "wrong_issuer",
+            TokenRejection::MissingClaim(_) => "missing_claim",
+            TokenRejection::BadClaims => "bad_claims",
+            TokenRejection::Malformed => "malformed",
+            TokenRejection::IdToken { .. } => "id_token",
+            TokenRejection::WrongAudience { .. } => "wrong_audience",
+        }
+    }
 }
 
 impl fmt::Display for TokenRejection {
@@ -99,7 +129,14 @@ impl fmt::Display for TokenRejection {
             TokenRejection::NotYetValid => f.write_str(
                 "The access token is not valid yet (nbf is in the future). Check the clocks of the tenant and this server.",
             ),
-            TokenRejection::WrongIssuer { trusted } => write!(
+            TokenRejection::WrongIssuer {
+                trusted,
+                got: Some(got),
+            } => write!(
+                f,
+                "The access token was issued by {got}, not by the tenant this API trusts ({trusted}): log in with that tenant, or set the API's AUTH0_DOMAIN or AUTH0_ISSUER to the token's issuer."
+            ),
+            TokenRejection::WrongIssuer { trusted, got: None } => write!(
                 f,
                 "The access token was issued by another tenant than this API trusts ({trusted})."
             ),

@@ -1,24 +1,24 @@
 //! Access-token validation: RFC 6750 bearer tokens that are RFC 9068 JWT access tokens, checked
-//! the way RFC 8725 (JWT best current practices) asks.
+//! the way RFC 8725 (JWT best current practices) asks. In order: the header (shape, type,
+//! algorithm, `kid`), the issuer the token claims (a token of another tenant is named as such
+//! before any key is looked for), the tenant's key by `kid`, the signature, the claims.
 //!
-//! Tokens that pass are remembered, so that a client sending the same token again does not pay
-//! for another RSA verification (Envoy's jwt_authn keeps such a cache too). A remembered token
-//! is only ever let through if validation would let it through now: its `exp` and `nbf` are
-//! checked at every hit, and it is forgotten as soon as the tenant's key set changes. Only
-//! tokens that passed every check are remembered, so junk cannot fill the cache.
+//! Tokens that pass are remembered ([`super::verified`]): a token sent again skips all this if
+//! validation would let it through now.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-use shared::jwt::{Audience, Jws, JwsError, NumericDate};
+use shared::jwt::{Audience, Jws, JwsError};
 
+use super::claims::{AccessClaims, Provenance, TokenClaims};
 use super::jwks::{JwksCache, KeyError};
 use super::rejection::TokenRejection;
+use super::verified::{CacheCounts, ConnectionMemo, Recall, VerifiedTokens};
 use crate::error::ApiError;
 
 /// What a valid token must say, and how much the API remembers. [`ValidationSettings::new`]
@@ -49,128 +49,13 @@ impl ValidationSettings {
     }
 }
 
-/// The claims of a valid access token that the API uses.
-#[derive(Debug, Clone)]
-pub struct AccessClaims {
-    pub sub: String,
-    pub iss: String,
-    pub aud: Audience,
-    pub exp: NumericDate,
-    pub nbf: Option<NumericDate>,
-    pub azp: Option<String>,
-    /// Space-delimited scopes (RFC 6749 §3.3, RFC 9068 §2.2.3).
-    pub scope: Option<String>,
-    /// Auth0 RBAC: with "Add Permissions in the Access Token" on, the user's permissions.
-    pub permissions: Option<Vec<String>>,
-}
-
-/// The claims as a token carries them. The registered ones are read leniently (absent or of
-/// the wrong type reads as `None`), so that jsonwebtoken's check of the required claims names
-/// the one at fault instead of the whole payload being refused as unreadable.
-#[derive(Deserialize)]
-struct TokenClaims {
-    #[serde(default, deserialize_with = "lenient")]
-    sub: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    iss: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    aud: Option<Audience>,
-    #[serde(default, deserialize_with = "lenient")]
-    exp: Option<NumericDate>,
-    #[serde(default, deserialize_with = "lenient")]
-    nbf: Option<NumericDate>,
-    azp: Option<String>,
-    scope: Option<String>,
-    permissions: Option<Vec<String>>,
-    /// Only ID tokens carry a nonce; kept to tell the user which token they sent.
-    nonce: Option<IgnoredAny>,
-}
-
-fn lenient<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<T>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Lenient<T> {
-        Read(T),
-        Other(IgnoredAny),
-    }
-    Ok(match Lenient::<T>::deserialize(deserializer)? {
-        Lenient::Read(value) => Some(value),
-        Lenient::Other(_) => None,
-    })
-}
-
-impl TokenClaims {
-    /// The claims of a token validation let through (it required the registered ones).
-    fn into_access_claims(self) -> Result<AccessClaims, TokenRejection> {
-        let missing = |claim: &str| TokenRejection::MissingClaim(claim.to_owned());
-        Ok(AccessClaims {
-            sub: self.sub.ok_or_else(|| missing("sub"))?,
-            iss: self.iss.ok_or_else(|| missing("iss"))?,
-            aud: self.aud.ok_or_else(|| missing("aud"))?,
-            exp: self.exp.ok_or_else(|| missing("exp"))?,
-            nbf: self.nbf,
-            azp: self.azp,
-            scope: self.scope,
-            permissions: self.permissions,
-        })
-    }
-}
-
-impl AccessClaims {
-    /// Whether the token grants `scope`: an exact, case-sensitive element of the
-    /// space-delimited `scope` claim, or of Auth0 RBAC's `permissions` array.
-    pub fn grants(&self, scope: &str) -> bool {
-        let in_scope = self
-            .scope
-            .as_deref()
-            .is_some_and(|scopes| scopes.split(' ').any(|s| s == scope));
-        let in_permissions = self
-            .permissions
-            .as_ref()
-            .is_some_and(|perms| perms.iter().any(|p| p == scope));
-        in_scope || in_permissions
-    }
-}
-
 /// Validates access tokens for one issuer and audience.
 pub struct TokenValidator {
     settings: ValidationSettings,
     jwks: JwksCache,
     validation: Validation,
     client_id: Option<String>,
-    verified: Option<quick_cache::sync::Cache<TokenDigest, Arc<VerifiedToken>>>,
-}
-
-/// SHA-256 of the token: a fixed-size key that no one can make collide with another token.
-type TokenDigest = [u8; 32];
-
-struct VerifiedToken {
-    claims: Arc<AccessClaims>,
-    /// The key set generation its key came from.
-    generation: u64,
-}
-
-/// The last token one connection sent, once verified. HTTP/1.1 clients send the same token on
-/// every request of a connection: comparing it costs less than hashing a kilobyte for the
-/// shared cache. What is remembered is what the shared cache holds, checked the same way.
-#[derive(Default)]
-pub struct ConnectionMemo(Mutex<Option<(Box<str>, Arc<VerifiedToken>)>>);
-
-impl ConnectionMemo {
-    fn recall(&self, token: &str) -> Option<Arc<VerifiedToken>> {
-        let last = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match last.as_ref() {
-            Some((sent, verified)) if **sent == *token => Some(verified.clone()),
-            _ => None,
-        }
-    }
-
-    fn remember(&self, token: &str, verified: Arc<VerifiedToken>) {
-        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *last = Some((token.into(), verified));
-    }
+    verified: VerifiedTokens,
 }
 
 fn now() -> u64 {
@@ -192,22 +77,23 @@ impl TokenValidator {
         validation.set_issuer(&[&settings.issuer]);
         // `aud` is checked below, so that a mismatch can say which token was sent instead.
         validation.validate_aud = false;
-        let verified = match settings.cache_size {
-            0 => None,
-            size => Some(quick_cache::sync::Cache::new(size)),
-        };
         Self {
+            verified: VerifiedTokens::new(settings.cache_size),
             settings,
             jwks,
             validation,
             client_id,
-            verified,
         }
     }
 
     /// How many verified tokens are remembered now.
     pub fn cached_tokens(&self) -> usize {
-        self.verified.as_ref().map_or(0, |c| c.len())
+        self.verified.len()
+    }
+
+    /// Hits and misses of the verified-token caches since start.
+    pub fn cache_counts(&self) -> &CacheCounts {
+        &self.verified.counts
     }
 
     pub fn jwks(&self) -> &JwksCache {
@@ -230,40 +116,21 @@ impl TokenValidator {
         token: &str,
         connection: Option<&ConnectionMemo>,
     ) -> Result<Arc<AccessClaims>, ApiError> {
-        let Some(cache) = &self.verified else {
-            return self.verify(token).await.map(|(claims, _)| Arc::new(claims));
-        };
-        if let Some(hit) = connection.and_then(|memo| memo.recall(token))
-            && self.still_trusted(&hit)
-        {
-            return Ok(hit.claims.clone());
-        }
-        let digest: TokenDigest = digest(&SHA256, token.as_bytes())
-            .as_ref()
-            .try_into()
-            .expect("SHA-256 is 32 bytes");
-        let verified = match cache.get(&digest) {
-            Some(hit) if self.still_trusted(&hit) => hit,
-            _ => {
-                let (claims, generation) = self.verify(token).await?;
-                let verified = Arc::new(VerifiedToken {
-                    claims: Arc::new(claims),
-                    generation,
-                });
-                cache.insert(digest, verified.clone());
-                verified
+        let digest = {
+            let still_valid = |claims: &AccessClaims| self.still_valid(claims);
+            let now = Recall {
+                generation: self.jwks.generation(),
+                still_valid: &still_valid,
+            };
+            match self.verified.recall(token, connection, &now) {
+                Ok(claims) => return Ok(claims),
+                Err(digest) => digest,
             }
         };
-        if let Some(memo) = connection {
-            memo.remember(token, verified.clone());
-        }
-        Ok(verified.claims.clone())
-    }
-
-    /// Whether a token verified earlier would pass validation now: the key set it was
-    /// verified with is still the one, and its times still hold.
-    fn still_trusted(&self, verified: &VerifiedToken) -> bool {
-        verified.generation == self.jwks.generation() && self.still_valid(&verified.claims)
+        let (claims, generation) = self.verify(token).await?;
+        Ok(self
+            .verified
+            .remember(token, digest, connection, claims, generation))
     }
 
     /// The time checks validation makes, for a token verified earlier.
@@ -276,13 +143,26 @@ impl TokenValidator {
                 .is_none_or(|nbf| nbf.0 <= now.saturating_add(leeway))
     }
 
-    /// The full validation: header, key, signature, claims.
+    /// The full validation: header, the issuer it claims, key, signature, claims.
     async fn verify(&self, token: &str) -> Result<(AccessClaims, u64), ApiError> {
         let kid = checked_header(token)?;
-        let (key, generation) = self.jwks.key(&kid).await.map_err(|e| match e {
+        // Read unverified, only to refuse early and to say why: a token of another tenant is
+        // named so, instead of sending the API after a key its tenant never had.
+        let provenance = provenance(token);
+        if let Some(iss) = &provenance.iss
+            && *iss != self.settings.issuer
+        {
+            return Err(TokenRejection::WrongIssuer {
+                trusted: self.settings.issuer.clone(),
+                got: Some(clip(iss)),
+            }
+            .into());
+        }
+        let issued_at = provenance.iat.map(|iat| iat.0);
+        let (key, generation) = self.jwks.key(&kid, issued_at).await.map_err(|e| match e {
             KeyError::UnknownKid => ApiError::InvalidToken(TokenRejection::UnknownKid),
             KeyError::NotFetchableYet(wait) => ApiError::KeyNotFetchableYet(wait),
-            KeyError::Unavailable => ApiError::KeysUnavailable,
+            KeyError::Unavailable(cause) => ApiError::KeysUnavailable(cause),
         })?;
         let claims = jsonwebtoken::decode::<TokenClaims>(token, &key, &self.validation)
             .map_err(|e| self.rejection(e.kind()))?
@@ -303,12 +183,12 @@ impl TokenValidator {
             ErrorKind::ImmatureSignature => TokenRejection::NotYetValid,
             ErrorKind::InvalidIssuer => TokenRejection::WrongIssuer {
                 trusted: self.settings.issuer.clone(),
+                got: None,
             },
             ErrorKind::InvalidSignature => TokenRejection::BadSignature,
             ErrorKind::MissingRequiredClaim(claim) | ErrorKind::InvalidClaimFormat(claim) => {
                 TokenRejection::MissingClaim(claim.clone())
             }
-            ErrorKind::InvalidAlgorithm => TokenRejection::NotRs256,
             ErrorKind::Json(_) => TokenRejection::BadClaims,
             _ => TokenRejection::Malformed,
         }
@@ -331,6 +211,25 @@ impl TokenValidator {
             got,
             expected: self.settings.audience.clone(),
         }
+    }
+}
+
+/// What the token claims about its issuer and issue time, unverified; nothing when the payload
+/// cannot be read (the validation then says why).
+fn provenance(token: &str) -> Provenance {
+    Jws::split(token)
+        .ok()
+        .and_then(|jws| URL_SAFE_NO_PAD.decode(jws.payload).ok())
+        .and_then(|payload| serde_json::from_slice(&payload).ok())
+        .unwrap_or_default()
+}
+
+/// Someone else's text, short enough to quote in an answer.
+fn clip(text: &str) -> String {
+    const MOST: usize = 200;
+    match text.char_indices().nth(MOST) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
@@ -385,8 +284,6 @@ fn check_type(typ: Option<&str>) -> Result<(), TokenRejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine as _;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
 
     fn token_with_header(header: serde_json::Value) -> String {
@@ -466,53 +363,24 @@ mod tests {
         }
     }
 
-    fn claims(value: serde_json::Value) -> AccessClaims {
-        let claims: TokenClaims = serde_json::from_value(value).unwrap();
-        claims.into_access_claims().unwrap()
-    }
-
-    #[test]
-    fn scope_is_an_exact_case_sensitive_element() {
-        let base = json!({"sub": "u", "iss": "i", "aud": "a", "exp": 1});
-        let with = |key: &str, value: serde_json::Value| {
-            let mut v = base.clone();
-            v[key] = value;
-            claims(v)
-        };
-        assert!(with("scope", json!("openid read:messages profile")).grants("read:messages"));
-        assert!(with("scope", json!("read:messages")).grants("read:messages"));
-        assert!(!with("scope", json!("read:messages:all")).grants("read:messages"));
-        assert!(!with("scope", json!("Read:Messages")).grants("read:messages"));
-        assert!(!with("scope", json!("openid,read:messages")).grants("read:messages"));
-        assert!(!with("scope", json!("")).grants("read:messages"));
-        assert!(!claims(base.clone()).grants("read:messages"));
-        assert!(with("permissions", json!(["read:messages"])).grants("read:messages"));
-        assert!(!with("permissions", json!(["write:messages"])).grants("read:messages"));
-    }
-
-    #[test]
-    fn a_missing_or_mistyped_registered_claim_is_named() {
-        let base = json!({"sub": "u", "iss": "i", "exp": 1, "aud": "a"});
-        for claim in ["sub", "iss", "exp", "aud"] {
-            for bad in [json!(null), json!({"a": 1}), json!([1]), json!(true)] {
-                let mut v = base.clone();
-                v[claim] = bad.clone();
-                let read: TokenClaims = serde_json::from_value(v).unwrap();
-                assert_eq!(
-                    read.into_access_claims().unwrap_err(),
-                    TokenRejection::MissingClaim(claim.into()),
-                    "{claim}: {bad}"
-                );
-            }
-        }
-        let mut array_scope = base.clone();
-        array_scope["scope"] = json!(["read:messages"]);
-        assert!(serde_json::from_value::<TokenClaims>(array_scope).is_err());
-    }
-
     #[test]
     fn client_ids_look_like_auth0_client_ids() {
         assert!(looks_like_client_id("aBcDeFgHiJkLmNoPqRsTuVwXyZ012345"));
         assert!(!looks_like_client_id("https://quickstarts/api"));
+        assert!(
+            !looks_like_client_id("aBcDeFgHiJkLmNoPqRsTuVwXyZ01234"),
+            "31"
+        );
+        assert!(
+            !looks_like_client_id("aBcDeFgHiJkLmNoPqRsTuVwXyZ0123-5"),
+            "a dash"
+        );
+    }
+
+    #[test]
+    fn someone_elses_issuer_is_quoted_short() {
+        assert_eq!(clip("https://a/"), "https://a/");
+        let long = "é".repeat(300);
+        assert_eq!(clip(&long).chars().count(), 201);
     }
 }

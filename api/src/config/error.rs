@@ -90,6 +90,16 @@ pub enum ConfigError {
         "SPA_DIR={0} has no index.html: build the SPA first (trunk build --release) and point SPA_DIR at its dist folder, e.g. SPA_DIR=dist"
     )]
     NoSpaIndex(String),
+    #[error("LOG_FORMAT={0:?} is not one of text, json: e.g. LOG_FORMAT=json")]
+    BadLogFormat(String),
+    #[error(
+        "METRICS_ADDR={0:?} is not an address to listen on: use IP:PORT, e.g. METRICS_ADDR=0.0.0.0:9100"
+    )]
+    BadMetricsAddr(String),
+    #[error(
+        "METRICS_ADDR={0:?} is the API's own port, which faces its clients: give metrics a port of their own, e.g. METRICS_ADDR=0.0.0.0:9100"
+    )]
+    MetricsOnApiPort(String),
     #[error(
         "DEVTENANT={0:?} is not one of auto, off: e.g. DEVTENANT=off to start the API only against a configured tenant"
     )]
@@ -213,6 +223,18 @@ mod tests {
             (
                 BadCacheSize("9".into()),
                 "TOKEN_CACHE_SIZE=\"9\" is out of range: use a number up to 100000 (0 turns the cache off), e.g. TOKEN_CACHE_SIZE=10000",
+            ),
+            (
+                BadLogFormat("x".into()),
+                "LOG_FORMAT=\"x\" is not one of text, json: e.g. LOG_FORMAT=json",
+            ),
+            (
+                BadMetricsAddr("x".into()),
+                "METRICS_ADDR=\"x\" is not an address to listen on: use IP:PORT, e.g. METRICS_ADDR=0.0.0.0:9100",
+            ),
+            (
+                MetricsOnApiPort("0.0.0.0:3001".into()),
+                "METRICS_ADDR=\"0.0.0.0:3001\" is the API's own port, which faces its clients: give metrics a port of their own, e.g. METRICS_ADDR=0.0.0.0:9100",
             ),
             (
                 BadDevTenant("on".into()),

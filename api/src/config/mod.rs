@@ -126,6 +126,16 @@ pub struct Config {
     #[arg(long, env = "HSTS_MAX_AGE")]
     pub hsts_max_age: Option<String>,
 
+    /// The log's format: `text` (the default, for a terminal) or `json` (one object per line,
+    /// for a log collector).
+    #[arg(long, env = "LOG_FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Serve Prometheus metrics at `/metrics` on this address, e.g. `0.0.0.0:9100`: never the
+    /// API's own port. Unset (the default): no metrics are kept.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+
     /// Debug builds only: with no tenant configured, `auto` (the default) starts the
     /// development tenant in this process, for `cargo run -p api`; `off` does not.
     #[arg(long, env = "DEVTENANT")]
@@ -142,6 +152,16 @@ pub struct Config {
     pub devtenant_data_dir: Option<String>,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// For a person at a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
 /// The configuration once checked: everything the server needs, in the types it needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -156,6 +176,9 @@ pub struct Settings {
     pub jwks: JwksSettings,
     /// `Strict-Transport-Security`, when served over https.
     pub hsts: Option<HeaderValue>,
+    pub log_format: LogFormat,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     /// Timeouts and bounds of the server; not settings a deployment tunes.
     pub limits: ServerLimits,
 }
@@ -193,10 +216,13 @@ impl Config {
         let addr = set(&self.api_addr).unwrap_or(DEFAULT_ADDR);
         let jwks = self.jwks_settings(source)?;
         let (login_flow, refresh_tokens) = self.login()?;
+        let addr: SocketAddr = addr
+            .parse()
+            .map_err(|_| ConfigError::BadAddr(addr.to_owned()))?;
         Ok(Settings {
-            addr: addr
-                .parse()
-                .map_err(|_| ConfigError::BadAddr(addr.to_owned()))?,
+            addr,
+            log_format: self.log_format()?,
+            metrics_addr: self.metrics_addr(addr)?,
             allowed_origins: parse_origins(
                 set(&self.allowed_origins).unwrap_or("http://localhost:3000"),
             )?,
@@ -213,6 +239,28 @@ impl Config {
             },
             jwks,
         })
+    }
+
+    fn log_format(&self) -> Result<LogFormat, ConfigError> {
+        match set(&self.log_format) {
+            None | Some("text") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => Err(ConfigError::BadLogFormat(other.to_owned())),
+        }
+    }
+
+    /// Where `/metrics` goes: anywhere but the API's own address, whose port faces the world.
+    fn metrics_addr(&self, api: SocketAddr) -> Result<Option<SocketAddr>, ConfigError> {
+        let Some(text) = set(&self.metrics_addr) else {
+            return Ok(None);
+        };
+        let addr: SocketAddr = text
+            .parse()
+            .map_err(|_| ConfigError::BadMetricsAddr(text.to_owned()))?;
+        if addr.port() == api.port() && addr.port() != 0 {
+            return Err(ConfigError::MetricsOnApiPort(text.to_owned()));
+        }
+        Ok(Some(addr))
     }
 
     /// The SPA's login flow, and whether it renews with refresh tokens (code flow only).
@@ -335,6 +383,31 @@ mod tests {
         assert_eq!(settings.validation.cache_size, 10_000);
         assert_eq!(settings.hsts, None);
         assert_eq!(settings.limits.request_timeout, Duration::from_secs(10));
+        assert_eq!(settings.log_format, LogFormat::Text);
+        assert_eq!(settings.metrics_addr, None);
+    }
+
+    #[test]
+    fn logs_may_be_json_and_metrics_never_share_the_apis_port() {
+        let json = config(&with(&["--log-format", "json"])).settings().unwrap();
+        assert_eq!(json.log_format, LogFormat::Json);
+        assert_eq!(
+            error_of(&with(&["--log-format", "yaml"])),
+            BadLogFormat("yaml".into())
+        );
+        let on = config(&with(&["--metrics-addr", "0.0.0.0:9100"])).settings();
+        assert_eq!(
+            on.unwrap().metrics_addr,
+            Some("0.0.0.0:9100".parse().unwrap())
+        );
+        assert_eq!(
+            error_of(&with(&["--metrics-addr", "127.0.0.1:3001"])),
+            MetricsOnApiPort("127.0.0.1:3001".into())
+        );
+        assert_eq!(
+            error_of(&with(&["--metrics-addr", "9100"])),
+            BadMetricsAddr("9100".into())
+        );
     }
 
     #[test]
@@ -367,6 +440,8 @@ mod tests {
             "--auth0-client-id",
             "--jwks-url",
             "--hsts-max-age",
+            "--log-format",
+            "--metrics-addr",
         ]
         .into_iter()
         .flat_map(|flag| [flag, " "])

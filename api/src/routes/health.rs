@@ -1,8 +1,9 @@
 //! `GET /healthz`: 200 while the process serves. It says nothing of the tenant, on purpose:
 //! a JWKS outage must not make an orchestrator restart an API that is serving `/api/public`.
 //!
-//! `GET /readyz`: 503 until the tenant's keys are loaded, 200 after: what a load balancer
-//! asks before sending traffic that needs them.
+//! `GET /readyz`: 503 until the tenant's keys are loaded, with why the last attempt failed,
+//! 200 after: what a load balancer asks before sending traffic that needs them. The keys are
+//! fetched on their own until they load (`JwksCache::warm_up`): no request has to ask.
 
 use axum::Router;
 use axum::extract::State;
@@ -18,8 +19,9 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    match state.validator.jwks().is_loaded() {
+    let jwks = state.validator.jwks();
+    match jwks.is_loaded() {
         true => Ok("ready"),
-        false => Err(ApiError::NotReady),
+        false => Err(ApiError::NotReady(jwks.last_error())),
     }
 }

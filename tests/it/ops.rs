@@ -1,0 +1,149 @@
+//! What an operator sees of the API: the request id on every answer and error body, and the
+//! metrics, read the way Prometheus reads them (and checked by `promtool` where it is
+//! installed; `cargo xtask test` installs it).
+
+use std::process::{Command, Stdio};
+
+use integration_tests::*;
+
+fn request_id(response: &reqwest::Response) -> String {
+    response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_error_bodies_repeat_it() {
+    let app = TestApp::spawn().await;
+    let made = request_id(&app.get("/api/public", None).await);
+    let (prefix, counter) = made.split_once('-').unwrap();
+    assert_eq!(prefix.len(), 16, "{made}");
+    assert!(u64::from_str_radix(counter, 16).is_ok(), "{made}");
+    assert_ne!(made, request_id(&app.get("/api/public", None).await));
+
+    // A proxy's id is kept, in the header and in the body.
+    let refused = app
+        .client
+        .get(format!("{}/api/private", app.base))
+        .header("X-Request-Id", "lb-7f3a:9")
+        .bearer_auth("x.y.z")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(request_id(&refused), "lb-7f3a:9");
+    let answer = error_answer(refused).await;
+    assert_eq!(answer.body.request_id.as_deref(), Some("lb-7f3a:9"));
+
+    // One that cannot be repeated safely is replaced.
+    let odd = app
+        .client
+        .get(format!("{}/api/nowhere", app.base))
+        .header("X-Request-Id", "\"><script>")
+        .send()
+        .await
+        .unwrap();
+    let id = request_id(&odd);
+    assert_ne!(id, "\"><script>");
+    assert_eq!(error_answer(odd).await.body.request_id, Some(id));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_refusals_keys_and_cache_hits() {
+    let app = TestApp::spawn().await;
+    let reader = app.reader().await;
+    let guest = app.guest().await;
+    for _ in 0..3 {
+        assert_eq!(reader.get("/api/private-scoped").await.status(), 200);
+    }
+    assert_eq!(guest.get("/api/private-scoped").await.status(), 403);
+    assert_eq!(app.get("/api/private", None).await.status(), 401);
+    let expired = app.token(&[("exp", serde_json::json!(now() - 600))]);
+    assert_eq!(app.get("/api/private", Some(&expired)).await.status(), 401);
+    for (sample, value) in [
+        (
+            r#"http_requests_total{route="/api/private-scoped",status="200"}"#,
+            3.0,
+        ),
+        (
+            r#"http_requests_total{route="/api/private-scoped",status="403"}"#,
+            1.0,
+        ),
+        (
+            r#"http_requests_total{route="/api/private",status="401"}"#,
+            2.0,
+        ),
+        (r#"api_refusals_total{reason="insufficient_scope"}"#, 1.0),
+        (r#"api_refusals_total{reason="missing_token"}"#, 1.0),
+        (r#"api_refusals_total{reason="expired"}"#, 1.0),
+        (r#"api_jwks_fetches_total{outcome="changed"}"#, 1.0),
+        ("api_jwks_generation", 1.0),
+        (
+            r#"http_request_duration_seconds_count{route="/api/private-scoped"}"#,
+            4.0,
+        ),
+    ] {
+        assert_eq!(app.metric(sample).await, value, "{sample}");
+    }
+    // The reader's repeats skipped validation (on its keep-alive connection or not).
+    let hits = app
+        .metric(r#"api_token_cache_lookups_total{result="memo_hit"}"#)
+        .await
+        + app
+            .metric(r#"api_token_cache_lookups_total{result="hit"}"#)
+            .await;
+    assert!(hits >= 2.0, "{hits}");
+    assert!(app.metric("api_jwks_age_seconds").await >= 0.0);
+}
+
+#[tokio::test]
+async fn metrics_are_in_prometheus_text_format_and_not_on_the_public_port() {
+    let app = TestApp::spawn().await;
+    app.reader().await.get("/api/private").await;
+    app.get("/api/private", None).await;
+    let answer = app.client.get(&app.metrics).send().await.unwrap();
+    assert_eq!(
+        answer.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = answer.text().await.unwrap();
+    assert_eq!(app.get("/metrics", None).await.status(), 404);
+    match promtool_check(&text) {
+        Ok(()) => {}
+        Err(why) if std::env::var_os("E2E_REQUIRED").is_none() => {
+            eprintln!("promtool did not check the metrics: {why}");
+        }
+        Err(why) => panic!("{why}\n{text}"),
+    }
+}
+
+/// `promtool check metrics` on `text`: Prometheus' own parser and linter.
+fn promtool_check(text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "promtool is not installed ({e}): `cargo xtask test` installs Debian's prometheus"
+            )
+        })?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    match output.status.success() {
+        true => Ok(()),
+        false => Err(format!(
+            "promtool check metrics refused them: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )),
+    }
+}
