@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -67,15 +68,46 @@ pub fn app(state: AppState, settings: &Settings) -> impl HttpService<Body = Body
         .service(router)
 }
 
-/// The answer, or a 503 once `deadline` has passed. The answer is asked first, so a request
-/// answered at once never arms a timer (tower-http's timeout arms one for every request).
-async fn within<F>(deadline: Duration, answer: F) -> Result<Response<Body>, Infallible>
+/// The answer, or a 503 once `deadline` has passed. The answer is asked first, and the timer
+/// is made only when it has to wait: most answers are ready at once, and making a timer (even
+/// unarmed, as `tokio::time::timeout` does up front) takes the runtime's handle, a count both
+/// cores write (`cargo xtask bench`).
+fn within<F>(deadline: Duration, answer: F) -> Within<F> {
+    Within {
+        answer,
+        deadline,
+        timer: None,
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct Within<F> {
+        #[pin]
+        answer: F,
+        deadline: Duration,
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    }
+}
+
+impl<F> Future for Within<F>
 where
     F: Future<Output = Result<Response<Body>, Infallible>>,
 {
-    match tokio::time::timeout(deadline, answer).await {
-        Ok(answer) => answer,
-        Err(_) => Ok(ApiError::RequestTimeout.into_response()),
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(answer) = this.answer.poll(cx) {
+            return Poll::Ready(answer);
+        }
+        let deadline = *this.deadline;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(deadline)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Ok(ApiError::RequestTimeout.into_response())),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

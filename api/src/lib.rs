@@ -15,9 +15,12 @@ pub mod config;
 #[cfg(feature = "devtenant")]
 pub mod dev_tenant;
 mod error;
+pub mod log_format;
+pub mod log_writer;
 mod metrics;
 mod routes;
 mod server;
+mod sharded;
 mod telemetry;
 
 use std::future::Future;

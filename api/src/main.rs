@@ -4,9 +4,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use api::config::{Build, Config, LogFormat};
+use api::log_writer::{BatchedWriter, FlushGuard};
 use clap::Parser;
 use tokio::net::TcpListener;
-use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -79,26 +79,18 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Log lines go to stdout through a writer thread, in batches: a request never waits on the
-/// terminal or the pipe, and a busy server makes one write for many lines. Lines past what the
-/// thread can take are dropped rather than slowing requests. The guard flushes at exit.
-fn init_logging(format: LogFormat) -> WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(16 * 1024)
-        .lossy(true)
-        .finish(std::io::BufWriter::new(std::io::stdout()));
+/// Log lines go to stdout in batches ([`api::log_writer`]): a request never waits on the
+/// terminal or the pipe, and a busy server makes one write for many lines. The guard writes
+/// out what is left at exit.
+fn init_logging(format: LogFormat) -> FlushGuard {
+    let (writer, guard) = BatchedWriter::stdout();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
     match format {
         LogFormat::Text => subscriber.with_ansi(std::io::stdout().is_terminal()).init(),
-        LogFormat::Json => subscriber
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .init(),
+        LogFormat::Json => subscriber.event_format(api::log_format::JsonLines).init(),
     }
     guard
 }

@@ -1,9 +1,10 @@
 //! `/metrics`, in Prometheus' text format (0.0.4), on a listener of its own (`METRICS_ADDR`,
 //! off by default, never the public port).
 //!
-//! The hot path only adds to atomics laid out in advance: requests by route and status, a
-//! latency histogram per route with fixed buckets, refusals by reason, open connections. No
-//! lock and no allocation per request, and no sample is kept: exporters that buffer every
+//! The hot path only adds to atomics laid out in advance, one set per thread
+//! ([`crate::sharded`]): requests by route and status, a latency histogram per route with fixed
+//! buckets, refusals by reason, open connections. No lock, no allocation and no shared cache
+//! line per request, and no sample is kept: exporters that buffer every
 //! observation, or a labelled family's map behind a lock (prometheus-client's `Family`, the
 //! `prometheus` crate's `*Vec`), would cost every request what a scrape can pay instead. At
 //! scrape time the text is written here, with what is read from the token validator and the
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::auth::TokenValidator;
+use crate::sharded::Sharded;
 
 /// The routes requests are counted by; everything else (the SPA's files, unknown paths) is
 /// `other`, so that no request can add a label.
@@ -120,13 +122,13 @@ const BUCKETS_US: [u64; 16] = [
     1_000_000, 2_500_000, 5_000_000, 10_000_000,
 ];
 
-/// A latency histogram of atomics: each observation adds to one bucket, the sum and the count.
+/// A latency histogram of atomics: each observation adds to one bucket and to the sum (the
+/// count is the buckets' total).
 #[derive(Debug, Default)]
 struct Histogram {
     /// Per bucket (not cumulative); the last one is `+Inf`.
     buckets: [AtomicU64; BUCKETS_US.len() + 1],
     sum_us: AtomicU64,
-    count: AtomicU64,
 }
 
 impl Histogram {
@@ -138,48 +140,72 @@ impl Histogram {
             .unwrap_or(BUCKETS_US.len());
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         self.sum_us.fetch_add(us, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What one thread counts.
+struct Shard {
+    requests: [[AtomicU64; STATUSES.len() + 1]; Route::ALL.len()],
+    latency: [Histogram; Route::ALL.len()],
+    refusals: [AtomicU64; REASONS.len()],
+    connections: AtomicI64,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Self {
+            requests: Default::default(),
+            latency: Default::default(),
+            refusals: std::array::from_fn(|_| AtomicU64::new(0)),
+            connections: AtomicI64::new(0),
+        }
     }
 }
 
 /// Everything `/metrics` reports.
 pub struct Metrics {
-    requests: [[AtomicU64; STATUSES.len() + 1]; Route::ALL.len()],
-    latency: [Histogram; Route::ALL.len()],
-    refusals: [AtomicU64; REASONS.len()],
-    connections: AtomicI64,
+    shards: Sharded<Shard>,
     validator: Arc<TokenValidator>,
 }
 
 impl Metrics {
     pub fn new(validator: Arc<TokenValidator>) -> Self {
         Self {
-            requests: Default::default(),
-            latency: Default::default(),
-            refusals: std::array::from_fn(|_| AtomicU64::new(0)),
-            connections: AtomicI64::new(0),
+            shards: Sharded::default(),
             validator,
         }
     }
 
     /// One answered request.
     pub fn record(&self, route: Route, status: u16, elapsed: Duration, reason: Option<&str>) {
+        let shard = self.shards.local();
         let route = route as usize;
         let status = STATUSES
             .iter()
             .position(|s| *s == status)
             .unwrap_or(STATUSES.len());
-        self.requests[route][status].fetch_add(1, Ordering::Relaxed);
-        self.latency[route].observe(elapsed);
+        shard.requests[route][status].fetch_add(1, Ordering::Relaxed);
+        shard.latency[route].observe(elapsed);
         if let Some(reason) = reason {
             let slot = REASONS.iter().position(|r| *r == reason);
-            self.refusals[slot.unwrap_or(REASONS.len() - 1)].fetch_add(1, Ordering::Relaxed);
+            shard.refusals[slot.unwrap_or(REASONS.len() - 1)].fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// A connection opened (`+1`) or closed (`-1`).
     pub fn connections(&self, change: i64) {
-        self.connections.fetch_add(change, Ordering::Relaxed);
+        self.shards
+            .local()
+            .connections
+            .fetch_add(change, Ordering::Relaxed);
+    }
+
+    /// The sum over every thread of what `read` picks out of its counts.
+    fn sum(&self, read: impl Fn(&Shard) -> &AtomicU64) -> u64 {
+        self.shards
+            .all()
+            .map(|shard| read(shard).load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The text a scrape gets, and its content type.
@@ -194,11 +220,12 @@ impl Metrics {
             "gauge",
             "Connections being served now.",
         );
-        text.sample(
-            "http_connections_open",
-            &[],
-            self.connections.load(Ordering::Relaxed),
-        );
+        let open: i64 = self
+            .shards
+            .all()
+            .map(|shard| shard.connections.load(Ordering::Relaxed))
+            .sum();
+        text.sample("http_connections_open", &[], open);
         (text.0, "text/plain; version=0.0.4; charset=utf-8")
     }
 }
@@ -228,8 +255,8 @@ impl Metrics {
                 .iter()
                 .map(|s| s.to_string())
                 .chain(["other".into()]);
-            for (status, count) in statuses.zip(&self.requests[route as usize]) {
-                let count = count.load(Ordering::Relaxed);
+            for (i, status) in statuses.enumerate() {
+                let count = self.sum(|shard| &shard.requests[route as usize][i]);
                 if count > 0 {
                     let labels = [("route", route.label()), ("status", status.as_str())];
                     text.sample(name, &labels, count);
@@ -243,15 +270,15 @@ impl Metrics {
             "How long requests took to answer, by route.",
         );
         for route in Route::ALL {
-            let histogram = &self.latency[route as usize];
+            let r = route as usize;
             let (mut cumulative, route) = (0, route.label());
             let bounds = BUCKETS_US.iter().map(|us| (*us as f64 / 1e6).to_string());
-            for (bound, count) in bounds.chain(["+Inf".into()]).zip(&histogram.buckets) {
-                cumulative += count.load(Ordering::Relaxed);
+            for (i, bound) in bounds.chain(["+Inf".into()]).enumerate() {
+                cumulative += self.sum(|shard| &shard.latency[r].buckets[i]);
                 let labels = [("route", route), ("le", bound.as_str())];
                 text.sample("http_request_duration_seconds_bucket", &labels, cumulative);
             }
-            let sum = histogram.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+            let sum = self.sum(|shard| &shard.latency[r].sum_us) as f64 / 1e6;
             text.sample(
                 "http_request_duration_seconds_sum",
                 &[("route", route)],
@@ -272,8 +299,8 @@ impl Metrics {
             "counter",
             "Requests refused, by reason (the TokenRejection's code for an invalid token).",
         );
-        for (reason, count) in REASONS.iter().zip(&self.refusals) {
-            let count = count.load(Ordering::Relaxed);
+        for (i, reason) in REASONS.iter().enumerate() {
+            let count = self.sum(|shard| &shard.refusals[i]);
             if count > 0 {
                 text.sample(name, &[("reason", reason)], count);
             }
@@ -318,7 +345,7 @@ impl Metrics {
             ("hit", &counts.hits),
             ("miss", &counts.misses),
         ] {
-            text.sample(name, &[("result", result)], count.load(Ordering::Relaxed));
+            text.sample(name, &[("result", result)], count.get());
         }
         let name = "api_token_cache_entries";
         text.family(name, "gauge", "Verified tokens remembered now.");

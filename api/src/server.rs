@@ -27,6 +27,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Sleep;
 use tower::Service;
 
@@ -319,17 +320,18 @@ struct ConnectionService<S> {
 impl<S: HttpService> hyper::service::Service<Request<Incoming>> for ConnectionService<S> {
     type Response = Response<S::Body>;
     type Error = Infallible;
-    type Future = S::Future;
+    type Future = TaskLocalFuture<Option<Arc<ConnectionMemo>>, S::Future>;
 
-    fn call(&self, mut request: Request<Incoming>) -> S::Future {
-        if request.headers().contains_key(AUTHORIZATION) {
-            request.extensions_mut().insert(self.memo.clone());
-        }
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let memo = request
+            .headers()
+            .contains_key(AUTHORIZATION)
+            .then(|| self.memo.clone());
         let mut app = self.app.borrow_mut();
         // axum's router is always ready, and every layer of the stack is ready when it is:
         // readiness is asked, as tower wants, and never waited for.
         let ready = app.poll_ready(&mut Context::from_waker(Waker::noop()));
         debug_assert!(matches!(ready, Poll::Ready(Ok(()))));
-        app.call(request)
+        ConnectionMemo::serving(memo, app.call(request))
     }
 }

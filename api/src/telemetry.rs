@@ -3,15 +3,16 @@
 //! measures (its "production defaults" rows).
 //!
 //! - The request id is the proxy's `X-Request-Id` when it is sane (up to 128 characters of
-//!   `A-Z a-z 0-9 - _ . : = + /`), else made here (this process's random prefix and a
-//!   counter: unique, and cheaper than a random number per request). It is echoed in the
-//!   answer's `X-Request-Id`, in the access-log line and in every error body
-//!   ([`current_request_id`]).
+//!   `A-Z a-z 0-9 - _ . : = + /`), else made here: this process's random prefix, the thread's
+//!   number and the thread's own count (unique, and cheaper than a random number or a shared
+//!   counter per request). It is echoed in the answer's `X-Request-Id`, in the access-log line
+//!   and in every error body ([`current_request_id`]).
 //! - The access log is one event per request, target `access`, at INFO: id, method, path
 //!   (never the query), status, latency, and the refusal's reason code when there is one
 //!   ([`Refusal`]). No span per request: a span's fields cost more than the line itself in
 //!   the JSON format.
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -54,28 +55,43 @@ fn is_sane(id: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:=+/".contains(b))
 }
 
-/// Ids made here: a random prefix for this process, then a counter.
+/// Ids made here: a random prefix for this process, then the thread's number and its count.
 struct IdMaker {
     prefix: u64,
-    next: AtomicU64,
+}
+
+/// Each thread's number, given on its first id.
+static THREADS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's number and how many ids it has made.
+    static THREAD_IDS: (u64, Cell<u64>) = (THREADS.fetch_add(1, Ordering::Relaxed), Cell::new(0));
 }
 
 impl IdMaker {
     fn new() -> Self {
         let mut bytes = [0u8; 8];
-        // Without randomness two replicas could repeat each other's ids: the counter still
-        // keeps them unique within this process.
+        // Without randomness two replicas could repeat each other's ids: the counters still
+        // keep them unique within this process.
         let _ = aws_lc_rs::rand::fill(&mut bytes);
         Self {
             prefix: u64::from_le_bytes(bytes),
-            next: AtomicU64::new(1),
         }
     }
 
+    /// `{prefix, 16 hex digits}-{thread}-{count}`, written without `format!`.
     fn make(&self) -> HeaderValue {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:016x}-{n:x}", self.prefix);
-        HeaderValue::try_from(id).expect("hex digits and a dash are a header value")
+        let (thread, count) = THREAD_IDS.with(|(thread, count)| {
+            count.set(count.get() + 1);
+            (*thread, count.get())
+        });
+        let mut id = [0u8; 52];
+        let mut at = hex(&mut id, 0, self.prefix, 16);
+        id[at] = b'-';
+        at = hex(&mut id, at + 1, thread, 1);
+        id[at] = b'-';
+        at = hex(&mut id, at + 1, count, 1);
+        HeaderValue::from_bytes(&id[..at]).expect("hex digits and dashes are a header value")
     }
 
     fn for_request(&self, headers: &HeaderMap) -> HeaderValue {
@@ -84,6 +100,16 @@ impl IdMaker {
             _ => self.make(),
         }
     }
+}
+
+/// `value` in lowercase hex into `out` from `at`, at least `digits` digits; where it ends.
+fn hex(out: &mut [u8], at: usize, value: u64, digits: usize) -> usize {
+    let len = ((64 - value.leading_zeros() as usize).div_ceil(4)).max(digits);
+    for i in 0..len {
+        let nibble = (value >> (4 * (len - 1 - i))) & 0xf;
+        out[at + i] = b"0123456789abcdef"[nibble as usize];
+    }
+    at + len
 }
 
 /// What [`Telemetry`] does besides the id: the access log (when its lines are on) and the
@@ -95,12 +121,19 @@ pub struct Recorders {
 }
 
 impl Recorders {
-    pub fn new(metrics: Option<Arc<Metrics>>) -> Arc<Self> {
-        Arc::new(Self {
+    /// One per server, kept for the life of the process: each request then refers to it
+    /// without counting references (a shared count would move between cores per request).
+    pub fn new(metrics: Option<Arc<Metrics>>) -> &'static Self {
+        Box::leak(Box::new(Self {
             ids: IdMaker::new(),
             access_log: tracing::enabled!(target: "access", tracing::Level::INFO),
             metrics,
-        })
+        }))
+    }
+
+    /// Whether anything needs the request's duration.
+    fn timed(&self) -> bool {
+        self.access_log || self.metrics.is_some()
     }
 }
 
@@ -108,11 +141,11 @@ impl Recorders {
 #[derive(Clone)]
 pub struct Telemetry<S> {
     inner: S,
-    recorders: Arc<Recorders>,
+    recorders: &'static Recorders,
 }
 
 impl<S> Telemetry<S> {
-    pub fn new(inner: S, recorders: Arc<Recorders>) -> Self {
+    pub fn new(inner: S, recorders: &'static Recorders) -> Self {
         Self { inner, recorders }
     }
 }
@@ -140,8 +173,8 @@ where
                 .recorders
                 .access_log
                 .then(|| (request.method().clone(), path.to_owned())),
-            started: Instant::now(),
-            recorders: self.recorders.clone(),
+            started: self.recorders.timed().then(Instant::now),
+            recorders: self.recorders,
         };
         Recorded {
             inner: REQUEST_ID.scope(id, self.inner.call(request)),
@@ -155,8 +188,9 @@ struct Seen {
     id: HeaderValue,
     route: Route,
     logged: Option<(Method, String)>,
-    started: Instant,
-    recorders: Arc<Recorders>,
+    /// When it came, if anything records its duration.
+    started: Option<Instant>,
+    recorders: &'static Recorders,
 }
 
 pin_project_lite::pin_project! {
@@ -188,7 +222,7 @@ impl Seen {
     fn record<B>(self, response: &mut Response<B>) {
         let status = response.status().as_u16();
         let reason = response.extensions().get::<Refusal>().map(|r| r.0);
-        let elapsed = self.started.elapsed();
+        let elapsed = self.started.map(|at| at.elapsed()).unwrap_or_default();
         if let Some(metrics) = &self.recorders.metrics {
             metrics.record(self.route, status, elapsed, reason);
         }
@@ -243,6 +277,19 @@ mod tests {
             assert_ne!(made.as_bytes(), insane.as_bytes(), "{insane:?}");
             assert!(is_sane(made.as_bytes()));
         }
+    }
+
+    #[test]
+    fn hex_is_written_with_its_least_digits() {
+        let mut out = [0u8; 20];
+        let end = hex(&mut out, 0, 0xabc, 1);
+        assert_eq!(&out[..end], b"abc");
+        let end = hex(&mut out, 0, 0, 1);
+        assert_eq!(&out[..end], b"0");
+        let end = hex(&mut out, 0, 0x1f, 16);
+        assert_eq!(&out[..end], b"000000000000001f");
+        let end = hex(&mut out, 0, u64::MAX, 1);
+        assert_eq!(&out[..end], b"ffffffffffffffff");
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The cache of verified tokens: it must never let a token through that validation would
 //! refuse now, and never be flushed by what does not change the keys.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use api::auth::{ConnectionMemo, JwksCache, JwksSettings, TokenValidator, ValidationSettings};
@@ -189,9 +188,9 @@ async fn a_repeat_is_a_hit_on_one_connection_and_on_another() {
         validator.validate_on(&token, memo).await.unwrap();
     }
     let counts = validator.cache_counts();
-    assert_eq!(counts.misses.load(Relaxed), 1, "only the first is verified");
-    assert_eq!(counts.memo_hits.load(Relaxed), 1, "the same connection");
-    assert_eq!(counts.hits.load(Relaxed), 2, "another connection, and none");
+    assert_eq!(counts.misses.get(), 1, "only the first is verified");
+    assert_eq!(counts.memo_hits.get(), 1, "the same connection");
+    assert_eq!(counts.hits.get(), 2, "another connection, and none");
     assert_eq!(validator.cached_tokens(), 1);
 }
 
@@ -207,7 +206,7 @@ async fn a_key_set_change_an_expiry_and_a_future_nbf_are_misses() {
         ..settings_for(tenant.issuer()).jwks
     });
     let validator = TokenValidator::new(validation, jwks, None);
-    let misses = |v: &TokenValidator| v.cache_counts().misses.load(Relaxed);
+    let misses = |v: &TokenValidator| v.cache_counts().misses.get();
 
     let token = KEY.sign(&access_claims(
         tenant.issuer(),
@@ -238,5 +237,5 @@ async fn a_key_set_change_an_expiry_and_a_future_nbf_are_misses() {
         assert!(validator.validate(&early).await.is_err());
     }
     assert_eq!(misses(&validator), 5);
-    assert_eq!(validator.cache_counts().hits.load(Relaxed), 2);
+    assert_eq!(validator.cache_counts().hits.get(), 2);
 }

@@ -17,9 +17,13 @@ fn request_id(response: &reqwest::Response) -> String {
 async fn every_answer_carries_a_request_id_and_error_bodies_repeat_it() {
     let app = TestApp::spawn().await;
     let made = request_id(&app.get("/api/public", None).await);
-    let (prefix, counter) = made.split_once('-').unwrap();
-    assert_eq!(prefix.len(), 16, "{made}");
-    assert!(u64::from_str_radix(counter, 16).is_ok(), "{made}");
+    let parts: Vec<&str> = made.split('-').collect();
+    assert_eq!(parts.len(), 3, "{made}: prefix-thread-count");
+    assert_eq!(parts[0].len(), 16, "{made}");
+    assert!(
+        parts.iter().all(|p| u64::from_str_radix(p, 16).is_ok()),
+        "{made}"
+    );
     assert_ne!(made, request_id(&app.get("/api/public", None).await));
 
     // A proxy's id is kept, in the header and in the body.

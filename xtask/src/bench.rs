@@ -1,8 +1,9 @@
 //! `cargo xtask bench`: the API under load, in release mode, against the development tenant on
 //! loopback, driven by `wrk` (Debian's). Prints one table: requests/s, p50/p99 latency, server
-//! CPU time per request (from /proc), peak RSS, and private-scoped / public from the same run;
-//! then the cold start (100 concurrent first requests: JWKS fetches) and an unknown-`kid`
-//! storm (JWKS fetches bounded by the cooldown).
+//! CPU time per request (from /proc), peak RSS, and private-scoped / public from the same run,
+//! for the API with logs at `warn` and for the API with the production defaults (the access
+//! log at `info`, in JSON, to a file; `/metrics` on); then the cold start (100 concurrent first
+//! requests: JWKS fetches) and an unknown-`kid` storm (JWKS fetches bounded by the backoff).
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -22,7 +23,9 @@ const SECONDS_PER_RUN: u32 = 2;
 /// Rounds per row, interleaving the servers and endpoints; the row is the median round. Two
 /// cores shared by wrk and the server make single runs vary by ±15 %.
 const ROUNDS: usize = 5;
-/// The API's default, which the storm is bounded by.
+/// The API's defaults, which bound the storm: the least pause between fetches, doubled by
+/// each fruitless one up to the cooldown.
+const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(1);
 const REFETCH_COOLDOWN: Duration = Duration::from_secs(10);
 
 /// One measured run of wrk against one target.
@@ -91,16 +94,42 @@ struct Servers<'a> {
     token: &'a str,
 }
 
+/// How the API is run: quiet (logs at `warn`, no metrics), or as deployed.
+#[derive(Clone, Copy, PartialEq)]
+enum Telemetry {
+    Quiet,
+    /// The access log at `info`, in JSON, written to a file as a log collector's pipe would
+    /// take it; `/metrics` on its own port.
+    Production,
+}
+
 impl Servers<'_> {
     /// A fresh API against the tenant, with its defaults but the token cache size.
-    fn start_api(&self, cache_size: &str) -> Result<(Process, String), String> {
+    fn start_api(
+        &self,
+        cache_size: &str,
+        telemetry: Telemetry,
+    ) -> Result<(Process, String), String> {
         let addr = free_port()?;
-        let child = Command::new(self.bin_dir.join("api"))
-            .current_dir(root())
+        let mut api = Command::new(self.bin_dir.join("api"));
+        api.current_dir(root())
             .envs(self.tenant.api_env.iter().map(|(k, v)| (k, v)))
             .env("API_ADDR", &addr)
-            .env("RUST_LOG", "warn")
-            .env("TOKEN_CACHE_SIZE", cache_size)
+            .env("TOKEN_CACHE_SIZE", cache_size);
+        match telemetry {
+            Telemetry::Quiet => api.env("RUST_LOG", "warn"),
+            Telemetry::Production => {
+                let dir = crate::servers::target_dir().join("bench");
+                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                let log = std::fs::File::create(dir.join("api-access.log"))
+                    .map_err(|e| format!("target/bench/api-access.log: {e}"))?;
+                api.env("RUST_LOG", "info")
+                    .env("LOG_FORMAT", "json")
+                    .env("METRICS_ADDR", free_port()?)
+                    .stdout(log)
+            }
+        };
+        let child = api
             .spawn()
             .map_err(|e| format!("cannot start the API: {e}"))?;
         Ok((Process(child), addr))
@@ -124,7 +153,7 @@ impl Servers<'_> {
     /// 100 concurrent first requests on a fresh API: time, answers, JWKS fetches.
     fn cold_start(&self) -> Result<ColdStart, String> {
         let before = self.jwks_fetches()?;
-        let (_api, addr) = self.start_api("10000")?;
+        let (_api, addr) = self.start_api("10000", Telemetry::Quiet)?;
         let (time, ok) = cold_start(&addr, self.token)?;
         Ok(ColdStart {
             time,
@@ -133,40 +162,50 @@ impl Servers<'_> {
         })
     }
 
-    /// The floor and the API's three endpoints at every concurrency, in interleaved rounds;
-    /// then the unknown-kid storm on the same warm API.
+    /// The floor and the API's three endpoints at every concurrency, in interleaved rounds,
+    /// and two of them again on an API with the production defaults; then the unknown-kid
+    /// storm on the same warm API.
     fn throughput(&self) -> Result<Report, String> {
         let (floor, floor_addr) = self.start_floor()?;
-        let (api, api_addr) = self.start_api("10000")?;
+        let (api, api_addr) = self.start_api("10000", Telemetry::Quiet)?;
+        let (deployed, deployed_addr) = self.start_api("10000", Telemetry::Production)?;
         wait_until_answering(&floor_addr, "/api/public", Duration::from_secs(30))?;
         wait_until_answering(&api_addr, "/healthz", Duration::from_secs(30))?;
+        wait_until_answering(&deployed_addr, "/healthz", Duration::from_secs(30))?;
         let on = |name, addr: &str, pid, path| Target {
             name,
             addr: addr.to_owned(),
             pid,
             path,
         };
-        let (floor_pid, api_pid) = (floor.0.id(), api.0.id());
+        let (floor_pid, api_pid, deployed_pid) = (floor.0.id(), api.0.id(), deployed.0.id());
+        let scoped = "/api/private-scoped";
         let targets = [
             on("floor /api/public", &floor_addr, floor_pid, "/api/public"),
             on("/api/public", &api_addr, api_pid, "/api/public"),
             on("/api/private", &api_addr, api_pid, "/api/private"),
+            on(scoped, &api_addr, api_pid, scoped),
             on(
-                "/api/private-scoped",
-                &api_addr,
-                api_pid,
-                "/api/private-scoped",
+                PRODUCTION_PUBLIC,
+                &deployed_addr,
+                deployed_pid,
+                "/api/public",
             ),
+            on(PRODUCTION_SCOPED, &deployed_addr, deployed_pid, scoped),
         ];
         let mut report = Report::default();
         for connections in CONNECTIONS {
             reset_peak_rss(api_pid);
+            reset_peak_rss(deployed_pid);
             let rounds = self.rounds(&targets, connections)?;
             report.add(connections, rounds);
             report.peaks.push((connections, peak_rss_kib(api_pid)?));
+            report
+                .production_peaks
+                .push((connections, peak_rss_kib(deployed_pid)?));
         }
         let before = self.jwks_fetches()?;
-        let (requests, elapsed) = unknown_kid_storm(&api_addr)?;
+        let (requests, elapsed) = unknown_kid_storm(&api_addr, &self.tenant.issuer)?;
         report.storm = Storm {
             requests,
             elapsed,
@@ -189,7 +228,7 @@ impl Servers<'_> {
 
     /// What the cache saves: the scoped endpoint with every request paying the RSA check.
     fn cache_off(&self) -> Result<Run, String> {
-        let (api, addr) = self.start_api("0")?;
+        let (api, addr) = self.start_api("0", Telemetry::Quiet)?;
         wait_until_answering(&addr, "/healthz", Duration::from_secs(30))?;
         let target = Target {
             name: "/api/private-scoped (cache off)",
@@ -222,7 +261,7 @@ struct Storm {
     fetches: u64,
 }
 
-fn ensure_wrk() -> Result<(), String> {
+pub fn ensure_wrk() -> Result<(), String> {
     if Command::new("wrk").arg("--version").output().is_ok() {
         return Ok(());
     }
@@ -284,10 +323,16 @@ fn cold_start(api_addr: &str, token: &str) -> Result<(Duration, usize), String> 
     ))
 }
 
-/// 8 clients sending tokens with made-up `kid`s for 3 seconds.
-fn unknown_kid_storm(api_addr: &str) -> Result<(usize, Duration), String> {
+/// 8 clients sending tokens with made-up `kid`s for 3 seconds: of the right issuer and issued
+/// now, so that the API cannot rule their keys out as old or foreign.
+fn unknown_kid_storm(api_addr: &str, issuer: &str) -> Result<(usize, Duration), String> {
     let started = Instant::now();
-    let payload = URL_SAFE_NO_PAD.encode(r#"{"iss":"x","sub":"x","aud":"x","exp":9999999999}"#);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let payload = URL_SAFE_NO_PAD.encode(format!(
+        r#"{{"iss":"{issuer}","sub":"x","aud":"x","iat":{now},"exp":9999999999}}"#
+    ));
     let sent: usize = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8)
             .map(|client| {
@@ -445,8 +490,13 @@ struct Report {
     /// `(connections, private-scoped ÷ public throughput)`, paired round by round.
     scoped_ratios: Vec<(u32, f64)>,
     peaks: Vec<(u32, u64)>,
+    production_peaks: Vec<(u32, u64)>,
     storm: Storm,
 }
+
+/// The rows of the API run with the production defaults.
+const PRODUCTION_PUBLIC: &str = "/api/public (production defaults)";
+const PRODUCTION_SCOPED: &str = "/api/private-scoped (production defaults)";
 
 /// Targets at 64 connections: the API's CPU per request against the floor's.
 const PUBLIC_CPU_TARGET: f64 = 1.15;
@@ -455,7 +505,8 @@ const SCOPED_CPU_TARGET: f64 = 1.25;
 const RSS_TARGET_MIB: f64 = 16.0;
 
 impl Report {
-    /// One concurrency's rounds: the floor's first, then the API's public, private, scoped.
+    /// One concurrency's rounds: the floor's first, then the API's public, private, scoped,
+    /// then public and scoped with the production defaults.
     fn add(&mut self, connections: u32, rounds: Vec<Vec<Run>>) {
         let floor = &rounds[0];
         for runs in &rounds[1..] {
@@ -509,6 +560,8 @@ impl Report {
         for (target, limit) in [
             ("/api/public", PUBLIC_CPU_TARGET),
             ("/api/private-scoped", SCOPED_CPU_TARGET),
+            (PRODUCTION_PUBLIC, PUBLIC_CPU_TARGET),
+            (PRODUCTION_SCOPED, SCOPED_CPU_TARGET),
         ] {
             if let Some((_, cpu)) = self.versus_floor(64, target) {
                 println!(
@@ -523,16 +576,23 @@ impl Report {
                 verdict(*ratio >= 0.9 || *connections != 64)
             );
         }
-        for (connections, kib) in &self.peaks {
-            let mib = *kib as f64 / 1024.0;
-            let note = match connections {
-                256 => format!(
-                    " (target ≤ {RSS_TARGET_MIB} MiB: {})",
-                    verdict(mib <= RSS_TARGET_MIB)
-                ),
-                _ => String::new(),
-            };
-            println!("- peak RSS of the API under {connections} connections: {mib:.1} MiB{note}");
+        for (which, peaks) in [
+            ("", &self.peaks),
+            (" with the production defaults", &self.production_peaks),
+        ] {
+            for (connections, kib) in peaks {
+                let mib = *kib as f64 / 1024.0;
+                let note = match connections {
+                    256 => format!(
+                        " (target ≤ {RSS_TARGET_MIB} MiB: {})",
+                        verdict(mib <= RSS_TARGET_MIB)
+                    ),
+                    _ => String::new(),
+                };
+                println!(
+                    "- peak RSS of the API{which} under {connections} connections: {mib:.1} MiB{note}"
+                );
+            }
         }
     }
 
@@ -544,20 +604,41 @@ impl Report {
             cold.fetches
         );
         let storm = &self.storm;
-        let bound = 1 + storm.elapsed.as_secs() / REFETCH_COOLDOWN.as_secs();
         println!(
-            "- unknown-kid storm: {} tokens with made-up kids in {:.1} s, {} JWKS fetch(es) (bound by the {} s cooldown: {bound})",
+            "- unknown-kid storm: {} tokens with made-up kids in {:.1} s, {} JWKS fetch(es) (bound by the backoff, 1 s doubling to the {} s cooldown: {})",
             storm.requests,
             storm.elapsed.as_secs_f64(),
             storm.fetches,
-            REFETCH_COOLDOWN.as_secs()
+            REFETCH_COOLDOWN.as_secs(),
+            storm_bound(storm.elapsed)
         );
     }
+}
+
+/// How many fetches made-up `kid`s can cause in `elapsed`: one at once, then, each finding
+/// nothing, after pauses of 2 s, 4 s, 8 s, … up to the cooldown.
+fn storm_bound(elapsed: Duration) -> u64 {
+    let (mut at, mut pause, mut fetches) = (Duration::ZERO, MIN_REFETCH_INTERVAL * 2, 0);
+    while at <= elapsed {
+        fetches += 1;
+        pause = pause.min(REFETCH_COOLDOWN);
+        at += pause;
+        pause *= 2;
+    }
+    fetches
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_storm_bound_follows_the_backoff() {
+        assert_eq!(storm_bound(Duration::from_millis(500)), 1);
+        assert_eq!(storm_bound(Duration::from_secs(3)), 2);
+        assert_eq!(storm_bound(Duration::from_secs(7)), 3);
+        assert_eq!(storm_bound(Duration::from_secs(27)), 5);
+    }
 
     #[test]
     fn wrk_durations_are_read_in_milliseconds() {

@@ -3,14 +3,17 @@
 //! - `cargo xtask run`  — runs the app: the API, and the development tenant unless a real
 //!   tenant is configured (`AUTH0_DOMAIN` or `AUTH0_ISSUER`, in `.env` or the environment);
 //! - `cargo xtask dev`  — the dev loop: `cargo run -p api` and `trunk serve`, live reload;
-//! - `cargo xtask test` — every check CI runs: formatting, clippy, all tests, and a smoke test
-//!   of `run` itself.
+//! - `cargo xtask test` — every check CI runs: formatting, clippy, all tests, a smoke test of
+//!   `run` itself, and the deployable image run as an orchestrator would;
+//! - `cargo xtask image` — that image, built here with podman.
 //!
 //! Each installs what it needs first. Almost plain std: this crate is built before anything
 //! else, on every call, so it must compile in seconds.
 
 mod bench;
 mod dev;
+mod image;
+mod lb;
 mod run;
 mod servers;
 mod smoke;
@@ -27,9 +30,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run::run(&args[1..]),
         Some("dev") => dev::dev(&args[1..]),
+        Some("image") => image::image(&args[1..]),
         Some("test") => test(),
         Some("setup") => setup(),
         Some("bench") => bench::bench(),
+        Some("lb") => lb::lb(),
         Some("help" | "-h" | "--help") | None => {
             print_usage();
             Ok(())
@@ -52,7 +57,10 @@ fn print_usage() {
          \x20       alone against the tenant in .env or the environment (AUTH0_DOMAIN / AUTH0_ISSUER)\n\
          \x20 dev   the dev loop: cargo run -p api and trunk serve (http://localhost:3000, reloads on save)\n\
          \x20 test  formatting, clippy (-D warnings) and every test, as CI runs them\n\
+         \x20 image the deployable image (static API, no development tenant, the SPA) with podman;\n\
+         \x20       --artifacts-only: only build them into target/image/ (the Containerfile runs that)\n\
          \x20 bench the API under load (wrk): throughput, latency, CPU, memory, JWKS fetches\n\
+         \x20 lb    3 replicas behind HAProxy under load: rolling restart, key rotation, tenant outage\n\
          \x20 setup only install what run, dev and test need (they do it themselves anyway); then\n\
          \x20       PATH=$PWD/tools/bin:$PATH gives `trunk serve` the pinned Trunk, wasm-bindgen and wasm-opt"
     );
@@ -150,7 +158,8 @@ fn test() -> Result<(), String> {
         }
     }
     smoke::smoke_test()?;
-    counts.passed += 1;
+    image::check()?;
+    counts.passed += 2;
     println!("==> all checks passed");
     // Last, so that it closes the output: every binary's results added up.
     println!(

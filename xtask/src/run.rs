@@ -46,6 +46,12 @@ impl Drop for Processes {
     }
 }
 
+impl From<(&'static str, Child)> for Processes {
+    fn from(process: (&'static str, Child)) -> Self {
+        Self(vec![process])
+    }
+}
+
 impl Processes {
     pub fn add(&mut self, name: &'static str, child: Child) {
         self.0.push((name, child));

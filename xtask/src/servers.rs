@@ -89,14 +89,24 @@ impl Tenant {
     }
 }
 
-/// Starts `bin_dir/devtenant` on `addr` and waits until it answers.
+/// Starts `bin_dir/devtenant` on `addr`, its key kept in the checkout's `.devtenant/`, and
+/// waits until it answers.
 pub fn start_tenant(bin_dir: &Path, addr: &str) -> Result<(Child, Tenant), String> {
+    start_tenant_in(bin_dir, addr, &root().join(".devtenant"))
+}
+
+/// [`start_tenant`], its key kept in `data_dir`.
+pub fn start_tenant_in(
+    bin_dir: &Path,
+    addr: &str,
+    data_dir: &Path,
+) -> Result<(Child, Tenant), String> {
     let devtenant = |subcommand: &str| {
         let mut command = Command::new(bin_dir.join("devtenant"));
         command
             .current_dir(root())
             .env("DEVTENANT_LISTEN", addr)
-            .env("DEVTENANT_DATA_DIR", root().join(".devtenant"))
+            .env("DEVTENANT_DATA_DIR", data_dir)
             .arg(subcommand);
         command
     };

@@ -177,7 +177,17 @@ pub fn ensure_promtool() -> Result<(), String> {
     apt_install(&["--no-install-recommends", "prometheus"])
 }
 
-fn apt_install(packages: &[&str]) -> Result<(), String> {
+/// podman to build and run the image, with runc (this machine's cgroups break crun, Debian's
+/// default) and catatonit (the init of podman's pods).
+pub fn ensure_podman() -> Result<(), String> {
+    let have = |tool: &str| output_of(tool, &["--version"]).is_some();
+    if have("podman") && have("runc") && have("catatonit") {
+        return Ok(());
+    }
+    apt_install(&["podman", "runc", "catatonit"])
+}
+
+pub fn apt_install(packages: &[&str]) -> Result<(), String> {
     step(
         "apt-get update",
         Command::new("apt-get").args(["update", "-qq"]),

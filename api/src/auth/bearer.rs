@@ -45,11 +45,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers, parts.uri.query())?;
         let validator = Arc::<TokenValidator>::from_ref(state);
-        // The server gives each connection a memo of its last token (see `serve`).
-        let connection = parts.extensions.get::<Arc<ConnectionMemo>>();
-        let claims = validator
-            .validate_on(token, connection.map(Arc::as_ref))
-            .await?;
+        // The server gives each connection a memo of its last token (see `server`).
+        let connection = ConnectionMemo::current();
+        let claims = validator.validate_on(token, connection.as_deref()).await?;
         Ok(Self { claims })
     }
 }

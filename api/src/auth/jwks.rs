@@ -105,6 +105,12 @@ struct Inner {
     fetches: AtomicU64,
     /// Fetches by outcome, in [`FetchOutcome`]'s order.
     outcomes: [AtomicU64; FetchOutcome::ALL.len()],
+    /// `State::generation` and when the set is due for a refresh (nanoseconds since `epoch`;
+    /// `u64::MAX` before the first load), kept beside the lock too: every private request reads
+    /// them, and a read lock is a write to a line both cores share (`cargo xtask bench`).
+    generation: AtomicU64,
+    refresh_due: AtomicU64,
+    epoch: Instant,
 }
 
 #[derive(Default)]
@@ -184,6 +190,9 @@ impl JwksCache {
                 refresh_scheduled: AtomicBool::new(false),
                 fetches: AtomicU64::new(0),
                 outcomes: Default::default(),
+                generation: AtomicU64::new(0),
+                refresh_due: AtomicU64::new(u64::MAX),
+                epoch: Instant::now(),
             }),
         }
     }
@@ -229,11 +238,14 @@ impl JwksCache {
     /// lookup, it starts a background refresh when the set is older than the max-age, so
     /// that what is derived from the keys (the token cache) cannot outlive a rotation.
     pub fn generation(&self) -> u64 {
-        let state = self.inner.read_state();
-        if state.fetched_at.is_some() && state.is_stale(self.inner.settings.max_age) {
-            self.inner.schedule_background_refresh(state.attempts);
+        let inner = &self.inner;
+        let generation = inner.generation.load(Ordering::Acquire);
+        let due = inner.refresh_due.load(Ordering::Relaxed);
+        if due != u64::MAX && nanos(inner.epoch.elapsed()) >= due {
+            let attempts = inner.read_state().attempts;
+            inner.schedule_background_refresh(attempts);
         }
-        state.generation
+        generation
     }
 
     /// Fetches the key set now, in the background, and again with a growing pause (up to the
@@ -384,6 +396,9 @@ impl Inner {
                 state.fetched_at = Some(started);
                 state.fetched_wall = Some(wall);
                 state.last_error = None;
+                let due = started.saturating_duration_since(self.epoch) + self.settings.max_age;
+                self.refresh_due.store(nanos(due), Ordering::Relaxed);
+                self.generation.store(state.generation, Ordering::Release);
                 match changed {
                     true => FetchOutcome::Changed,
                     false => FetchOutcome::Unchanged,
@@ -444,6 +459,10 @@ impl State {
         };
         pause.checked_sub(since).filter(|left| !left.is_zero())
     }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn decoding_keys(set: &[Rs256Key]) -> HashMap<String, Arc<DecodingKey>> {

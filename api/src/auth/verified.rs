@@ -12,6 +12,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::sharded::Counter;
+
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
 
@@ -28,6 +30,11 @@ pub(super) struct VerifiedToken {
     validator: u64,
 }
 
+tokio::task_local! {
+    /// The memo of the connection whose request this task serves, if the request has a token.
+    static CONNECTION: Option<Arc<ConnectionMemo>>;
+}
+
 /// The last token one connection sent, once verified. HTTP/1.1 clients send the same token on
 /// every request of a connection: comparing it costs less than hashing a kilobyte for the
 /// shared cache. What is remembered is what the shared cache holds, checked the same way, and
@@ -36,6 +43,20 @@ pub(super) struct VerifiedToken {
 pub struct ConnectionMemo(Mutex<Option<(Box<str>, Arc<VerifiedToken>)>>);
 
 impl ConnectionMemo {
+    /// Serves `request` with `memo` at hand for the bearer extractor ([`ConnectionMemo::current`]):
+    /// a task-local, where the request's extensions would cost a map and two allocations.
+    pub fn serving<F: std::future::Future>(
+        memo: Option<Arc<ConnectionMemo>>,
+        request: F,
+    ) -> tokio::task::futures::TaskLocalFuture<Option<Arc<ConnectionMemo>>, F> {
+        CONNECTION.scope(memo, request)
+    }
+
+    /// The memo of the connection being served, if any.
+    pub(super) fn current() -> Option<Arc<ConnectionMemo>> {
+        CONNECTION.try_with(Clone::clone).ok().flatten()
+    }
+
     /// The token this connection sent last, if it is `token`: compared in constant time, since
     /// behind a proxy that reuses connections the last token may be another user's.
     fn recall(&self, token: &str, validator: u64) -> Option<Arc<VerifiedToken>> {
@@ -68,11 +89,11 @@ impl Recall<'_> {
 #[derive(Debug, Default)]
 pub struct CacheCounts {
     /// A connection's memo had the token.
-    pub memo_hits: AtomicU64,
+    pub memo_hits: Counter,
     /// The shared cache had the token.
-    pub hits: AtomicU64,
+    pub hits: Counter,
     /// Neither had it, or what they had no longer holds: the token was verified in full.
-    pub misses: AtomicU64,
+    pub misses: Counter,
 }
 
 /// The verified tokens of one validator: the shared cache (none when its size is 0) and the
@@ -108,13 +129,13 @@ impl VerifiedTokens {
         now: &Recall,
     ) -> Result<Arc<AccessClaims>, Option<TokenDigest>> {
         let Some(cache) = &self.cache else {
-            self.counts.misses.fetch_add(1, Ordering::Relaxed);
+            self.counts.misses.add(1);
             return Err(None);
         };
         if let Some(hit) = memo.and_then(|memo| memo.recall(token, self.validator))
             && now.trusts(&hit)
         {
-            self.counts.memo_hits.fetch_add(1, Ordering::Relaxed);
+            self.counts.memo_hits.add(1);
             return Ok(hit.claims.clone());
         }
         let digest: TokenDigest = digest(&SHA256, token.as_bytes())
@@ -123,14 +144,14 @@ impl VerifiedTokens {
             .expect("SHA-256 is 32 bytes");
         match cache.get(&digest) {
             Some(hit) if now.trusts(&hit) => {
-                self.counts.hits.fetch_add(1, Ordering::Relaxed);
+                self.counts.hits.add(1);
                 if let Some(memo) = memo {
                     memo.remember(token, hit.clone());
                 }
                 Ok(hit.claims.clone())
             }
             _ => {
-                self.counts.misses.fetch_add(1, Ordering::Relaxed);
+                self.counts.misses.add(1);
                 Err(Some(digest))
             }
         }
@@ -194,7 +215,7 @@ mod tests {
         let digest = a.recall("tok", Some(&memo), &recall(1)).unwrap_err();
         a.remember("tok", digest, Some(&memo), claims(), 1);
         assert!(a.recall("tok", Some(&memo), &recall(1)).is_ok());
-        assert_eq!(a.counts.memo_hits.load(Ordering::Relaxed), 1);
+        assert_eq!(a.counts.memo_hits.get(), 1);
         // Another validator on the same connection verifies the token itself.
         assert!(b.recall("tok", Some(&memo), &recall(1)).is_err());
         // A token differing only in its last byte is not the one remembered.
@@ -218,8 +239,8 @@ mod tests {
             still_valid: &|_| false,
         };
         assert!(tokens.recall("tok", None, &expired).is_err(), "times");
-        assert_eq!(tokens.counts.hits.load(Ordering::Relaxed), 1);
-        assert_eq!(tokens.counts.misses.load(Ordering::Relaxed), 3);
+        assert_eq!(tokens.counts.hits.get(), 1);
+        assert_eq!(tokens.counts.misses.get(), 3);
     }
 
     #[test]
