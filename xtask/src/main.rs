@@ -11,6 +11,7 @@
 //! else, on every call, so it must compile in seconds.
 
 mod bench;
+mod deploy;
 mod dev;
 mod image;
 mod lb;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         Some("setup") => setup(),
         Some("bench") => bench::bench(),
         Some("lb") => lb::lb(),
+        Some("manifests") => deploy::check_manifests().map(drop),
         Some("help" | "-h" | "--help") | None => {
             print_usage();
             Ok(())
@@ -61,6 +63,7 @@ fn print_usage() {
          \x20       --artifacts-only: only build them into target/image/ (the Containerfile runs that)\n\
          \x20 bench the API under load (wrk): throughput, latency, CPU, memory, JWKS fetches\n\
          \x20 lb    3 replicas behind HAProxy under load: rolling restart, key rotation, tenant outage\n\
+         \x20 manifests  render deploy/base and validate it against Kubernetes' schemas\n\
          \x20 setup only install what run, dev and test need (they do it themselves anyway); then\n\
          \x20       PATH=$PWD/tools/bin:$PATH gives `trunk serve` the pinned Trunk, wasm-bindgen and wasm-opt"
     );
@@ -137,6 +140,7 @@ fn test() -> Result<(), String> {
         ]),
     )?;
     deployable_has_no_dev_tenant()?;
+    deploy::check_manifests()?;
     // The end-to-end tests drive Chromium against the release build of the SPA.
     spa::build()?;
     spa::check_size()?;

@@ -17,15 +17,17 @@
 //!   each unknown-`kid` refetch that finds nothing doubles that pause, up to
 //!   `refetch_cooldown`, and a quiet spell resets it. So a provider that signs with a new key
 //!   at once is followed within about a second, while made-up `kid`s cannot make the API call
-//!   the tenant more than once per cooldown. Within the pause such a token is asked to come
-//!   back (503 with `Retry-After`), not told it is invalid;
+//!   the tenant more than once per cooldown. Within the least pause, while no unknown `kid` has
+//!   come up empty, such a token waits for the rest of it (a second at most); later in a
+//!   longer pause it is asked to come back (503 with `Retry-After`), not told it is invalid;
 //! - the generation changes only when the keys do, so refetches cannot flush what is derived
 //!   from them (the cache of verified tokens);
 //! - one fetch at a time: every request waiting on the same unknown `kid` shares it; a fetch
 //!   runs in a task of its own and is stamped before it starts, so a client that hangs up
 //!   cannot cancel it or slip past the pause;
 //! - a failed or garbage fetch keeps the previous keys and its cause (for `/readyz` and the
-//!   503); the server never exits or panics over it.
+//!   503), and doubles the pause before the next, up to the cooldown: a tenant that is down is
+//!   not called every second by every replica; the server never exits or panics over it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -134,6 +136,8 @@ struct State {
     last_error: Option<FetchError>,
     /// Unknown-`kid` refetches in a row that found nothing new.
     fruitless: u32,
+    /// Fetches in a row that failed: during a tenant outage, each doubles the pause too.
+    failures: u32,
 }
 
 /// What a fetch ended in, as `/metrics` counts them.
@@ -280,7 +284,7 @@ impl JwksCache {
         kid: &str,
         issued_at: Option<u64>,
     ) -> Result<(Arc<DecodingKey>, u64), KeyError> {
-        let seen_attempts = {
+        let (seen_attempts, wait) = {
             let state = self.inner.read_state();
             if let Some(key) = state.keys.get(kid) {
                 if state.is_stale(self.inner.settings.max_age) {
@@ -293,17 +297,13 @@ impl JwksCache {
             if state.predates_keys(issued_at) {
                 return Err(KeyError::UnknownKid);
             }
-            // A fetch under way (the first one, most often) is waited for, not refused.
-            if !state.in_flight
-                && let Some(left) = state.refetch_wait(self.inner.settings.refetch_cooldown)
-            {
-                return Err(match state.is_usable() {
-                    true => KeyError::NotFetchableYet(left),
-                    false => KeyError::Unavailable(state.last_error.clone()),
-                });
-            }
-            state.attempts
+            (state.attempts, self.inner.pause_before_refetch(&state)?)
         };
+        // Held for the rest of a short pause rather than refused: a key a provider signs with
+        // at once is then accepted without a single 503.
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         // In a task of its own: a client that hangs up does not cancel the fetch.
         let (inner, wanted) = (self.inner.clone(), kid.to_owned());
         let fetch = tokio::spawn(async move {
@@ -322,6 +322,27 @@ impl JwksCache {
 }
 
 impl Inner {
+    /// How long an unknown `kid` waits before its refetch may start: nothing when one may start
+    /// now or one is under way (it is waited for); the rest of the least pause when the keys are
+    /// sound and no unknown `kid` has come up empty since; else it is refused: asked to come
+    /// back (503), or told the keys are unavailable.
+    fn pause_before_refetch(&self, state: &State) -> Result<Duration, KeyError> {
+        if state.in_flight {
+            return Ok(Duration::ZERO);
+        }
+        let Some(left) = state.refetch_wait(self.settings.refetch_cooldown) else {
+            return Ok(Duration::ZERO);
+        };
+        match (
+            state.is_usable(),
+            state.fruitless == 0 && left <= MIN_REFETCH_INTERVAL,
+        ) {
+            (true, true) => Ok(left),
+            (true, false) => Err(KeyError::NotFetchableYet(left)),
+            (false, _) => Err(KeyError::Unavailable(state.last_error.clone())),
+        }
+    }
+
     fn read_state(&self) -> RwLockReadGuard<'_, State> {
         // A panic while holding the lock cannot leave `State` half-written (every write is a
         // single assignment block), so a poisoned lock is still safe to read.
@@ -396,6 +417,7 @@ impl Inner {
                 state.fetched_at = Some(started);
                 state.fetched_wall = Some(wall);
                 state.last_error = None;
+                state.failures = 0;
                 let due = started.saturating_duration_since(self.epoch) + self.settings.max_age;
                 self.refresh_due.store(nanos(due), Ordering::Relaxed);
                 self.generation.store(state.generation, Ordering::Release);
@@ -408,6 +430,7 @@ impl Inner {
                 tracing::warn!(source = %self.fetcher.source(), %error, "could not fetch the tenant's signing keys; keeping the previous ones");
                 let code = error.code();
                 state.last_error = Some(error);
+                state.failures = state.failures.saturating_add(1).min(16);
                 FetchOutcome::Failed(code)
             }
         };
@@ -446,16 +469,15 @@ impl State {
     }
 
     /// How long until the next fetch may start, if one may not start now: the least pause,
-    /// doubled by each fruitless unknown-`kid` refetch in a row, up to `ceiling`; back to the
-    /// least after a quiet spell of twice the ceiling.
+    /// doubled by each fruitless unknown-`kid` refetch and each failed fetch in a row, up to
+    /// `ceiling`; back to the least after a quiet spell of twice the ceiling.
     fn refetch_wait(&self, ceiling: Duration) -> Option<Duration> {
         let since = self.attempted_at?.elapsed();
         let least = MIN_REFETCH_INTERVAL.min(ceiling);
+        let doublings = (self.fruitless + self.failures).min(16);
         let pause = match since >= ceiling * 2 {
             true => least,
-            false => least
-                .saturating_mul(1 << self.fruitless.min(16))
-                .min(ceiling),
+            false => least.saturating_mul(1 << doublings).min(ceiling),
         };
         pause.checked_sub(since).filter(|left| !left.is_zero())
     }
