@@ -54,11 +54,7 @@ pub fn app(state: AppState, settings: &Settings) -> impl HttpService<Body = Body
         // Lets the SPA read the RFC 6750 reason of a 401/403, and the request's id.
         .expose_headers([WWW_AUTHENTICATE, X_REQUEST_ID])
         .max_age(Duration::from_secs(600));
-    let router = routes::router(
-        settings.spa_dir.as_deref(),
-        settings.validation.issuer.as_str(),
-    )
-    .with_state(state);
+    let router = routes::router(settings.spa_dir.as_deref(), state.login.clone()).with_state(state);
     let hsts = settings.hsts.clone();
     let request_timeout = settings.limits.request_timeout;
     ServiceBuilder::new()

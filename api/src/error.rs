@@ -22,6 +22,33 @@ pub const REALM: &str = "api";
 /// not come in time.
 const KEYS_RETRY_AFTER: Duration = Duration::from_secs(5);
 
+/// What the configured login flow needs and the provider does not offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsupported {
+    /// The code flow needs PKCE with S256.
+    NoS256,
+    /// The code flow (and refresh tokens) need a token endpoint.
+    NoTokenEndpoint,
+    /// The implicit flow needs `response_type=token id_token`.
+    NoImplicit,
+}
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unsupported::NoS256 => f.write_str(
+                "The provider does not offer PKCE with S256 (its discovery document lists no S256 in code_challenge_methods_supported), which the code flow needs: turn PKCE on at the provider, or set SPA_LOGIN_FLOW=implicit",
+            ),
+            Unsupported::NoTokenEndpoint => f.write_str(
+                "The provider announces no token_endpoint, which the code flow and refresh tokens need: set SPA_LOGIN_FLOW=implicit and SPA_REFRESH_TOKENS=false",
+            ),
+            Unsupported::NoImplicit => f.write_str(
+                "The provider does not answer the implicit flow (no \"token id_token\" in response_types_supported): set SPA_LOGIN_FLOW=code",
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
     /// No usable `Authorization: Bearer` header: 401 with a bare challenge when there are no
@@ -47,6 +74,11 @@ pub enum ApiError {
     NotFound,
     /// `/auth_config.json` without a client ID to hand out: 404.
     NotConfigured,
+    /// `/auth_config.json` before an OpenID provider's discovery document could be read:
+    /// 503, with why, when known.
+    LoginNotReady(Option<FetchError>),
+    /// `/auth_config.json` for a provider that cannot serve the configured flow: 500.
+    LoginUnsupported(Unsupported),
 }
 
 impl From<TokenRejection> for ApiError {
@@ -68,8 +100,10 @@ impl ApiError {
             ApiError::KeysUnavailable(_)
             | ApiError::KeyNotFetchableYet(_)
             | ApiError::NotReady(_)
+            | ApiError::LoginNotReady(_)
             | ApiError::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound | ApiError::NotConfigured => StatusCode::NOT_FOUND,
+            ApiError::LoginUnsupported(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -83,9 +117,9 @@ impl ApiError {
             ApiError::KeysUnavailable(_)
             | ApiError::KeyNotFetchableYet(_)
             | ApiError::RequestTimeout => "temporarily_unavailable",
-            ApiError::NotReady(_) => "not_ready",
+            ApiError::NotReady(_) | ApiError::LoginNotReady(_) => "not_ready",
             ApiError::NotFound => "not_found",
-            ApiError::NotConfigured => "not_configured",
+            ApiError::NotConfigured | ApiError::LoginUnsupported(_) => "not_configured",
         }
     }
 
@@ -112,6 +146,8 @@ impl ApiError {
             ApiError::KeysUnavailable(_)
             | ApiError::KeyNotFetchableYet(_)
             | ApiError::NotReady(_)
+            | ApiError::LoginNotReady(_)
+            | ApiError::LoginUnsupported(_)
             | ApiError::RequestTimeout
             | ApiError::NotFound
             | ApiError::NotConfigured => return None,
@@ -128,6 +164,8 @@ impl ApiError {
             ApiError::Credentials(error) => error.code(),
             ApiError::KeysUnavailable(_) => "keys_unavailable",
             ApiError::KeyNotFetchableYet(_) => "key_not_fetchable_yet",
+            ApiError::LoginNotReady(_) => "login_not_ready",
+            ApiError::LoginUnsupported(_) => "login_unsupported",
             ApiError::RequestTimeout => "request_timeout",
             other => other.code(),
         }
@@ -174,6 +212,14 @@ impl fmt::Display for ApiError {
             ApiError::NotConfigured => f.write_str(
                 "The API has no AUTH0_CLIENT_ID, so it cannot tell the SPA how to log in: set AUTH0_CLIENT_ID to the SPA's client ID.",
             ),
+            ApiError::LoginNotReady(None) => f.write_str(
+                "The login settings are not ready: the provider's discovery document has not been read yet. Try again shortly.",
+            ),
+            ApiError::LoginNotReady(Some(cause)) => write!(
+                f,
+                "The login settings are not ready: the provider could not be read ({cause}). Try again shortly."
+            ),
+            ApiError::LoginUnsupported(unsupported) => write!(f, "{unsupported}."),
         }
     }
 }
@@ -205,7 +251,9 @@ impl ApiError {
     /// How long a client should wait before trying again, for answers that say so.
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            ApiError::KeysUnavailable(_) | ApiError::RequestTimeout => Some(KEYS_RETRY_AFTER),
+            ApiError::KeysUnavailable(_)
+            | ApiError::RequestTimeout
+            | ApiError::LoginNotReady(_) => Some(KEYS_RETRY_AFTER),
             ApiError::KeyNotFetchableYet(wait) => Some(*wait),
             _ => None,
         }
@@ -309,7 +357,7 @@ mod golden {
             ),
             (
                 ApiError::Credentials(BearerError::OtherScheme),
-                "This API accepts only Bearer tokens: send Authorization: Bearer <access token>.",
+                "This API accepts only Bearer and DPoP tokens: send Authorization: Bearer <access token>.",
             ),
             (
                 ApiError::Credentials(BearerError::Repeated),
@@ -321,11 +369,11 @@ mod golden {
             ),
             (
                 ApiError::Credentials(BearerError::Empty),
-                "The Authorization header says Bearer but carries no token.",
+                "The Authorization header names a scheme but carries no token.",
             ),
             (
                 ApiError::Credentials(BearerError::NotB64Token),
-                "The bearer token has characters a token cannot have (RFC 6750 b64token).",
+                "The access token has characters a token cannot have (RFC 6750 b64token).",
             ),
             (
                 ApiError::TokenInQuery,
@@ -467,6 +515,26 @@ mod golden {
             (
                 ApiError::NotConfigured,
                 "The API has no AUTH0_CLIENT_ID, so it cannot tell the SPA how to log in: set AUTH0_CLIENT_ID to the SPA's client ID.",
+            ),
+            (
+                ApiError::LoginNotReady(None),
+                "The login settings are not ready: the provider's discovery document has not been read yet. Try again shortly.",
+            ),
+            (
+                ApiError::LoginNotReady(Some(FetchError::Timeout)),
+                "The login settings are not ready: the provider could not be read (the keys did not come in time). Try again shortly.",
+            ),
+            (
+                ApiError::LoginUnsupported(Unsupported::NoS256),
+                "The provider does not offer PKCE with S256 (its discovery document lists no S256 in code_challenge_methods_supported), which the code flow needs: turn PKCE on at the provider, or set SPA_LOGIN_FLOW=implicit.",
+            ),
+            (
+                ApiError::LoginUnsupported(Unsupported::NoTokenEndpoint),
+                "The provider announces no token_endpoint, which the code flow and refresh tokens need: set SPA_LOGIN_FLOW=implicit and SPA_REFRESH_TOKENS=false.",
+            ),
+            (
+                ApiError::LoginUnsupported(Unsupported::NoImplicit),
+                "The provider does not answer the implicit flow (no \"token id_token\" in response_types_supported): set SPA_LOGIN_FLOW=code.",
             ),
         ];
         for (error, sentence) in cases {

@@ -17,6 +17,7 @@ pub mod dev_tenant;
 mod error;
 pub mod log_format;
 pub mod log_writer;
+pub mod login;
 mod metrics;
 mod routes;
 mod server;
@@ -28,18 +29,19 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use axum::http::header::{AUTHORIZATION, COOKIE};
-use shared::AuthConfig;
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
-pub use error::{ApiError, REALM};
-pub use routes::{PERMISSIONS_POLICY, content_security_policy};
+pub use error::{ApiError, REALM, Unsupported};
+pub use login::content_security_policy;
+pub use routes::PERMISSIONS_POLICY;
 pub use server::ServerLimits;
 pub use telemetry::X_REQUEST_ID;
 
 use crate::auth::{JwksCache, TokenValidator};
 use crate::config::Settings;
+use crate::login::Login;
 use crate::metrics::Metrics;
 use crate::telemetry::{Recorders, Telemetry};
 
@@ -48,13 +50,14 @@ use crate::telemetry::{Recorders, Telemetry};
 pub struct AppState {
     /// Checks access tokens; the [`auth::AuthenticatedUser`] extractor finds it here.
     pub validator: Arc<TokenValidator>,
-    /// The SPA's login settings; `None` when the API has no client ID to hand out.
-    pub auth_config: Option<Arc<AuthConfig>>,
+    /// The SPA's login settings, and the CSP of its pages.
+    pub login: Arc<Login>,
 }
 
 impl AppState {
     pub fn new(settings: &Settings) -> Self {
         let jwks = JwksCache::new(settings.jwks.clone());
+        let login = Login::new(settings, jwks.clone());
         let validator = TokenValidator::new(
             settings.validation.clone(),
             jwks,
@@ -62,7 +65,7 @@ impl AppState {
         );
         Self {
             validator: Arc::new(validator),
-            auth_config: settings.auth_config().map(Arc::new),
+            login: Arc::new(login),
         }
     }
 }

@@ -34,6 +34,10 @@ async fn main() -> ExitCode {
         }
     };
     let _log = init_logging(settings.log_format);
+    if let Err(problem) = api::login::check_provider(&settings).await {
+        eprintln!("error: {problem}");
+        return ExitCode::from(2);
+    }
     let listener = match TcpListener::bind(settings.addr).await {
         Ok(listener) => listener,
         Err(error) => {

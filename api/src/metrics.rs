@@ -78,7 +78,7 @@ const STATUSES: [u16; 15] = [
 ];
 
 /// Every refusal reason ([`crate::ApiError::reason`]); a test keeps the list whole.
-const REASONS: [&str; 35] = [
+const REASONS: [&str; 37] = [
     "opaque",
     "encrypted",
     "malformed_header",
@@ -112,6 +112,8 @@ const REASONS: [&str; 35] = [
     "request_timeout",
     "not_found",
     "not_configured",
+    "login_not_ready",
+    "login_unsupported",
     "invalid_request",
     "other",
 ];
@@ -453,6 +455,8 @@ mod tests {
                 ApiError::RequestTimeout,
                 ApiError::NotFound,
                 ApiError::NotConfigured,
+                ApiError::LoginNotReady(None),
+                ApiError::LoginUnsupported(crate::error::Unsupported::NoS256),
             ]);
         for error in errors {
             let reason = error.reason();

@@ -208,6 +208,69 @@ fn malformed_values_are_named_with_an_example() {
     }
 }
 
+/// A provider on loopback whose discovery document is `document(issuer)`, answering every
+/// request with it: `http://127.0.0.1:{port}`, its issuer as it should be.
+fn discovery_server(document: fn(&str) -> String) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let body = document(&issuer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    issuer
+}
+
+/// A provider's document that a test changes with `changes` (JSON members, replacing).
+fn provider_document(issuer: &str, changes: &str) -> String {
+    format!(
+        r#"{{"issuer":"{issuer}","authorization_endpoint":"{issuer}/auth","token_endpoint":"{issuer}/token","jwks_uri":"{issuer}/jwks","response_types_supported":["code"],"code_challenge_methods_supported":["S256"]{changes}}}"#
+    )
+}
+
+#[test]
+fn a_provider_that_cannot_serve_the_configured_login_stops_the_start_in_one_line() {
+    // Its document names another issuer: whatever the rest, nothing from it is trusted.
+    let issuer = discovery_server(|issuer| {
+        provider_document(issuer, "").replace(
+            &format!(r#""issuer":"{issuer}""#),
+            r#""issuer":"https://other.example.com""#,
+        )
+    });
+    let audience = ("AUTH0_AUDIENCE", "https://quickstarts/api");
+    let error = startup_error("other-issuer", &[("AUTH0_ISSUER", &issuer), audience]);
+    assert!(error.contains("https://other.example.com"), "{error}");
+    assert!(error.contains(&issuer), "{error}");
+    // No S256 for the code flow: the line names both ways out.
+    let issuer =
+        discovery_server(|issuer| provider_document(issuer, "").replace(r#""S256""#, r#""plain""#));
+    let code = [
+        ("AUTH0_ISSUER", issuer.as_str()),
+        audience,
+        ("AUTH0_CLIENT_ID", "spa"),
+        ("SPA_LOGIN_FLOW", "code"),
+    ];
+    let error = startup_error("no-s256", &code);
+    assert!(error.contains("S256"), "{error}");
+    assert!(error.contains("SPA_LOGIN_FLOW=implicit"), "{error}");
+    // The implicit flow (the default) from a provider that only answers codes.
+    let implicit = [
+        ("AUTH0_ISSUER", issuer.as_str()),
+        audience,
+        ("AUTH0_CLIENT_ID", "spa"),
+    ];
+    let error = startup_error("no-implicit", &implicit);
+    assert!(error.contains("SPA_LOGIN_FLOW=code"), "{error}");
+}
+
 #[test]
 fn address_in_use_is_reported_not_a_panic() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

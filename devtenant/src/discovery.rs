@@ -36,7 +36,8 @@ async fn openid_configuration(State(tenant): State<DevTenant>) -> Json<Value> {
         "token_endpoint": tenant.endpoint("oauth/token"),
         "userinfo_endpoint": tenant.endpoint("userinfo"),
         "jwks_uri": tenant.endpoint(tenant.config().jwks_path()),
-        "end_session_endpoint": tenant.endpoint("v2/logout"),
+        // As Auth0's: RP-Initiated Logout at /oidc/logout (its own /v2/logout stays too).
+        "end_session_endpoint": tenant.endpoint("oidc/logout"),
         "scopes_supported": scopes,
         "response_types_supported": ["code", "token", "id_token", "token id_token"],
         "response_modes_supported": ["query", "fragment", "web_message"],

@@ -179,10 +179,15 @@ pub fn web_message_page(origin: &str, params: &[(&str, String)]) -> Response {
         base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
     };
     let csp = format!("default-src 'none'; script-src 'sha256-{hash}'");
-    let markup = layout(
-        "Authorization response",
-        html! { script { (PreEscaped(script)) } },
-    );
+    // No style: nothing is shown, and an inline one would break this page's own CSP (the
+    // browser would report a violation on every silent renewal).
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head { meta charset="utf-8"; title { "Authorization response" } }
+            body { script { (PreEscaped(script)) } }
+        }
+    };
     (
         [
             (

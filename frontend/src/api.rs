@@ -102,6 +102,16 @@ pub fn network_problem(error: &str) -> Problem {
     }
 }
 
+/// A call not sent: the session expired and could not be renewed.
+pub fn expired() -> Problem {
+    Problem {
+        title: "Your session has expired".into(),
+        detail: "The access token is past its expiry, so it was not sent.".into(),
+        hint: Some("Log in again to get a new access token.".into()),
+        offer_login: true,
+    }
+}
+
 /// Calls `endpoint`, with the access token when there is one.
 pub async fn call(endpoint: Endpoint, access_token: Option<&str>) -> Outcome {
     let mut request = Request::get(endpoint.path());

@@ -5,11 +5,12 @@ use yew::prelude::*;
 
 use crate::auth::state::ConfigState;
 use crate::components::nav::Nav;
+use crate::context::use_auth;
 use crate::pages::{
     home::HomePage, login_callback::LoginCallbackPage, not_found::NotFoundPage, ping::PingPage,
     profile::ProfilePage,
 };
-use crate::provider::{AuthProvider, use_auth};
+use crate::provider::AuthProvider;
 use crate::route::{Route, Router, use_navigator};
 
 #[derive(Properties, PartialEq)]

@@ -12,12 +12,13 @@ use js_sys::{Array, Object, Reflect, Uint8Array};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::jwt::{JwkSet, Rs256Key};
-use shared::{AuthConfig, SessionStorage as StorageKind};
+use shared::{AuthConfig, ErrorBody, Provider, SessionStorage as StorageKind};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, CryptoKey};
 
 use crate::auth::callback::PendingLogin;
+use crate::auth::logout::{PendingLogout, is_return_of};
 use crate::auth::session::Session;
 use crate::auth::urls::jwks_url;
 use crate::json;
@@ -195,8 +196,47 @@ async fn get_ok(url: &str, bearer: Option<&str>) -> Result<Response, String> {
     Ok(response)
 }
 
+/// Waits `ms` milliseconds (a `setTimeout` as a promise; gloo-timers' futures would add two
+/// crates for this one use).
+pub async fn sleep(ms: u32) {
+    let timer = js_sys::Promise::new(&mut |resolve, _reject| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+    });
+    let _ = JsFuture::from(timer).await;
+}
+
+/// Where the API serves the login settings.
+const AUTH_CONFIG_PATH: &str = "/auth_config.json";
+
+/// The pauses between tries while the API answers 503 (it has not read the provider's
+/// discovery document yet, e.g. just after it started): about 7 s in all, then its reason is
+/// shown.
+const CONFIG_RETRY_MS: [u32; 4] = [500, 1_000, 2_000, 4_000];
+
+/// The login settings. A 503 is tried again a few times; any other refusal, and the last
+/// 503, are shown with the API's own explanation.
 pub async fn load_auth_config() -> Result<AuthConfig, String> {
-    get_json("/auth_config.json", None).await
+    let mut pauses = CONFIG_RETRY_MS.iter();
+    loop {
+        let response = send(Request::get(AUTH_CONFIG_PATH))
+            .await
+            .map_err(|e| format!("{AUTH_CONFIG_PATH} could not be reached ({e})"))?;
+        if response.ok() {
+            return read_json(&response)
+                .await
+                .ok_or_else(|| format!("{AUTH_CONFIG_PATH} did not answer the login settings"));
+        }
+        match (response.status(), pauses.next()) {
+            (503, Some(&pause)) => sleep(pause).await,
+            (status, _) => {
+                let why = read_json::<ErrorBody>(&response).await.map(|b| b.message);
+                return Err(match why {
+                    Some(why) => format!("{AUTH_CONFIG_PATH} answered HTTP {status}: {why}"),
+                    None => format!("{AUTH_CONFIG_PATH} answered HTTP {status}"),
+                });
+            }
+        }
+    }
 }
 
 thread_local! {
@@ -209,7 +249,7 @@ pub async fn jwks(config: &AuthConfig, fresh: bool) -> Result<Rc<JwkSet>, String
     if !fresh && let Some(set) = JWKS.with(|j| j.borrow().clone()) {
         return Ok(set);
     }
-    let set: Rc<JwkSet> = Rc::new(get_json(&jwks_url(config), None).await?);
+    let set: Rc<JwkSet> = Rc::new(get_json(jwks_url(config), None).await?);
     JWKS.with(|j| *j.borrow_mut() = Some(set.clone()));
     Ok(set)
 }
@@ -266,6 +306,8 @@ pub fn go_to(url: &str) {
 }
 
 const PENDING_LOGIN_KEY: &str = "quickstart.pending_login";
+const PENDING_LOGOUT_KEY: &str = "quickstart.pending_logout";
+const LOCAL_LOGOUT_KEY: &str = "quickstart.logged_out_here";
 const SESSION_KEY: &str = "quickstart.session";
 
 /// The pending login lives in sessionStorage whatever the session storage: it must survive
@@ -282,6 +324,69 @@ pub fn take_pending_login() -> Option<PendingLogin> {
     let pending = stored::<SessionStorage, _>(PENDING_LOGIN_KEY);
     SessionStorage::delete(PENDING_LOGIN_KEY);
     pending
+}
+
+/// Where the provider's logout sends the browser back: the app's home, as registered with the
+/// provider (Auth0's Allowed Logout URLs take the origin, as Auth0's samples register it; an
+/// OpenID provider's `post_logout_redirect_uri` must match exactly, so it is `{origin}/`).
+pub fn logout_return_url(config: &AuthConfig) -> String {
+    match config.provider {
+        Provider::Auth0 => origin(),
+        Provider::OpenId => format!("{}/", origin()),
+    }
+}
+
+/// A new logout's `state`, kept in this tab for the way back (see
+/// [`crate::auth::logout`]). Where storage is refused, the state is still sent, and the way
+/// back just reads as any visit.
+pub fn start_logout() -> String {
+    let state = random_token().unwrap_or_default();
+    let pending = PendingLogout {
+        state: state.clone(),
+        started_at: now_secs(),
+    };
+    let _ = SessionStorage::raw().set_item(PENDING_LOGOUT_KEY, &pending.to_stored());
+    state
+}
+
+/// Whether this page load is the provider's logout coming back to this tab with its `state`.
+/// The pending logout is used once; the answer's query is taken out of the address bar.
+pub fn take_logout_return() -> bool {
+    let stored = SessionStorage::raw()
+        .get_item(PENDING_LOGOUT_KEY)
+        .ok()
+        .flatten();
+    let Some(stored) = stored else {
+        return false;
+    };
+    let pending = PendingLogout::from_stored(&stored);
+    SessionStorage::delete(PENDING_LOGOUT_KEY);
+    let location = window().location();
+    let query = location.search().unwrap_or_default();
+    if !query.is_empty() {
+        replace_path(&current_path());
+    }
+    is_return_of(query.trim_start_matches('?'), pending.as_ref(), now_secs())
+}
+
+/// Log Out with a provider that has no logout ends the app's session only: the provider's
+/// stays, and a silent renewal at the next start would bring it straight back. So that the
+/// logout holds, in every tab of the app, until the next login, the app remembers it
+/// (localStorage) and does not renew at start meanwhile (as auth0-spa-js checks its
+/// `is.authenticated` cookie first).
+pub fn remember_local_logout(logged_out: bool) {
+    let storage = LocalStorage::raw();
+    let _ = match logged_out {
+        true => storage.set_item(LOCAL_LOGOUT_KEY, "1"),
+        false => storage.remove_item(LOCAL_LOGOUT_KEY),
+    };
+}
+
+/// Whether the app was logged out here, with the provider's session left as it was.
+pub fn logged_out_locally() -> bool {
+    LocalStorage::raw()
+        .get_item(LOCAL_LOGOUT_KEY)
+        .is_ok_and(|v| v.is_some())
 }
 
 /// `value` as JSON under `key` in storage `S`; false where the browser refuses.

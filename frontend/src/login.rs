@@ -1,21 +1,21 @@
-//! The login round trip and the session's renewal, the one place that joins the pure checks of
-//! [`crate::auth`] to the browser: off to the tenant with a fresh `state` and `nonce` (and,
-//! for the code flow, a PKCE verifier), back at `/callback` with tokens or a code that are
-//! checked (state, then the ID token) before anything is kept; later, the same without a
-//! visible redirect.
+//! The login round trip, the one place that joins the pure checks of [`crate::auth`] to the
+//! browser: off to the tenant with a fresh `state` and `nonce` (and, for the code flow, a PKCE
+//! verifier), back at `/callback` with tokens or a code that are checked (state, then the ID
+//! token) before anything is kept. [`crate::renewal`] makes the same round trip without a
+//! visible redirect, and uses the token endpoint from here.
 
 use shared::oauth::OAuthError;
-use shared::{AuthConfig, LoginFlow};
+use shared::{AuthConfig, LoginFlow, Provider};
 
 use crate::auth::callback::{Answer, CallbackError, PendingLogin, TokenResponse, parse_callback};
 use crate::auth::id_token::{Expectations, IdTokenError, check_claims, decode};
 use crate::auth::session::{Profile, Session};
-use crate::auth::urls::{Authorize, authorize_url, tenant_origin, token_url};
+use crate::auth::urls::{Authorize, authorize_url, token_url};
 use crate::browser::{self, CALLBACK_PATH};
 
 /// A new login for `config`'s flow, bound to a fresh `state` and `nonce`, with a PKCE verifier
 /// (32 CSPRNG bytes, base64url) for the code flow. The URL to send the browser to.
-async fn new_login(
+pub(crate) async fn new_login(
     config: &AuthConfig,
     return_to: String,
     silent: bool,
@@ -78,17 +78,18 @@ pub async fn finish_login(
     // Taken, so removed from storage: the verifier and the nonce serve one round trip.
     let pending = browser::take_pending_login();
     let session = complete(config, answer, pending.as_ref()).await?;
+    browser::remember_local_logout(false);
     let return_to = pending.map(|p| p.return_to).unwrap_or_default();
     Ok((session, return_to))
 }
 
 /// The session an answer (from `/callback` or a renewal's iframe) gives for `pending`.
-async fn complete(
+pub(crate) async fn complete(
     config: &AuthConfig,
     answer: &str,
     pending: Option<&PendingLogin>,
 ) -> Result<Session, CallbackError> {
-    let answer = parse_callback(answer, pending, browser::now_secs())?;
+    let answer = parse_callback(answer, pending, &config.issuer, browser::now_secs())?;
     let pending = pending.ok_or(CallbackError::NoPendingLogin)?;
     let (tokens, at_hash_of) = match answer {
         // The implicit flow's ID token is bound to its access token by `at_hash`.
@@ -124,13 +125,14 @@ async fn exchange_code(
     verifier: &str,
 ) -> Result<TokenResponse, CallbackError> {
     let redirect_uri = redirect_uri();
-    let form = [
+    let mut form = vec![
         ("grant_type", "authorization_code"),
         ("client_id", config.client_id.as_str()),
         ("code", code),
         ("code_verifier", verifier),
         ("redirect_uri", redirect_uri.as_str()),
     ];
+    form.extend(token_resource(config));
     let answer = token_endpoint(config, &form)
         .await
         .map_err(|refusal| match refusal {
@@ -143,18 +145,24 @@ async fn exchange_code(
     TokenResponse::from_endpoint(answer, browser::now_secs())
 }
 
+/// RFC 8707 §2.2: at an OpenID provider's token endpoint, the API the access token is for,
+/// as at its authorization endpoint (Auth0 needs nothing there).
+pub(crate) fn token_resource(config: &AuthConfig) -> Option<(&'static str, &str)> {
+    (config.provider == Provider::OpenId).then_some(("resource", config.audience.as_str()))
+}
+
 /// Why the token endpoint gave no tokens.
-enum Refusal {
+pub(crate) enum Refusal {
     /// An OAuth error answer (RFC 6749 §5.2).
     Refused(OAuthError),
     Unreachable(String),
 }
 
-async fn token_endpoint(
+pub(crate) async fn token_endpoint(
     config: &AuthConfig,
     form: &[(&str, &str)],
 ) -> Result<shared::oauth::TokenResponse, Refusal> {
-    let response = browser::post_form(&token_url(config), form)
+    let response = browser::post_form(token_url(config), form)
         .await
         .map_err(Refusal::Unreachable)?;
     if response.ok() {
@@ -214,76 +222,4 @@ pub async fn verify_id_token(
     };
     check_claims(&jwt.claims, &expected).map_err(invalid)?;
     Ok(Profile::from_claims(&jwt.claims))
-}
-
-/// Why a session could not be renewed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RenewError {
-    /// The tenant wants the user to log in (`login_required`, `consent_required`,
-    /// `interaction_required`), or the refresh token is spent or revoked: the session ends,
-    /// quietly.
-    LoginRequired,
-    /// Not now (no answer, the network): the session stands until it expires.
-    Failed(String),
-}
-
-/// The errors of a `prompt=none` answer that mean "only a visible login can go on".
-const LOGIN_REQUIRED: [&str; 3] = ["login_required", "consent_required", "interaction_required"];
-
-/// A new session without a visible redirect: with the refresh token when the session has one
-/// (code flow with `SPA_REFRESH_TOKENS`), else through `/authorize?prompt=none` in a hidden
-/// iframe, which the tenant's session cookie answers.
-pub async fn renew(config: &AuthConfig, session: Option<&Session>) -> Result<Session, RenewError> {
-    match session {
-        Some(session) if config.refresh_tokens && session.refresh_token.is_some() => {
-            refresh(config, session).await
-        }
-        _ => renew_in_frame(config).await,
-    }
-}
-
-/// The refresh-token grant (rotation: the answer brings the next refresh token; the one
-/// spent here is dead, and a second use of it revokes the whole family on the tenant).
-async fn refresh(config: &AuthConfig, session: &Session) -> Result<Session, RenewError> {
-    let refresh_token = session.refresh_token.as_deref().unwrap_or_default();
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", config.client_id.as_str()),
-        ("refresh_token", refresh_token),
-    ];
-    let answer = token_endpoint(config, &form)
-        .await
-        .map_err(|refusal| match refusal {
-            Refusal::Refused(e) if e.error == "invalid_grant" => RenewError::LoginRequired,
-            Refusal::Refused(e) => RenewError::Failed(e.error_description),
-            Refusal::Unreachable(why) => RenewError::Failed(why),
-        })?;
-    let expires_at = browser::now_secs()
-        .checked_add(answer.expires_in)
-        .ok_or_else(|| RenewError::Failed("an absurd expires_in".into()))?;
-    Ok(Session {
-        access_token: answer.access_token,
-        expires_at,
-        profile: session.profile.clone(),
-        refresh_token: answer.refresh_token.or(session.refresh_token.clone()),
-    })
-}
-
-/// `/authorize?prompt=none&response_mode=web_message` in a hidden iframe; its answer checked
-/// as a callback's (state, code exchange, ID token).
-async fn renew_in_frame(config: &AuthConfig) -> Result<Session, RenewError> {
-    let (pending, url) = new_login(config, String::new(), true)
-        .await
-        .map_err(RenewError::Failed)?;
-    let answer = crate::frame::authorize_in_frame(&url, tenant_origin(config), &pending.state)
-        .await
-        .map_err(RenewError::Failed)?;
-    complete(config, &answer, Some(&pending))
-        .await
-        .map_err(|error| match error {
-            CallbackError::Denied { error, .. } if LOGIN_REQUIRED.contains(&error.as_str()) => {
-                RenewError::LoginRequired
-            }
-            other => RenewError::Failed(other.to_string()),
-        })
 }

@@ -1,16 +1,21 @@
 //! Types and pure functions the tenant, the API and the single-page app share, so that they
 //! can never disagree on the shape of what travels between them: the JWT and JWK vocabulary
-//! ([`jwt`]), OAuth's bearer credentials, challenges and token answers ([`oauth`]), the SPA's
-//! login settings ([`login`]) and the API's answers ([`messages`]).
+//! ([`jwt`]), OAuth's bearer credentials, challenges and token answers ([`oauth`]), DPoP's
+//! proofs ([`dpop`]), the SPA's login settings ([`login`]) and the API's answers
+//! ([`messages`]).
 //!
-//! No I/O here, and nothing that does not build for wasm32.
+//! No I/O here, and nothing that does not build for wasm32. Crypto only behind the `verify`
+//! feature (the tenant and the API check DPoP proofs with it; the SPA never turns it on).
 
+pub mod dpop;
 pub mod jwt;
 pub mod login;
 pub mod messages;
 pub mod oauth;
 
-pub use login::{AuthConfig, LOGIN_SCOPE, LoginFlow, OFFLINE_ACCESS, SessionStorage};
+pub use login::{
+    AuthConfig, Endpoints, LOGIN_SCOPE, LoginFlow, OFFLINE_ACCESS, Provider, SessionStorage,
+};
 pub use messages::{ErrorBody, Message, READ_MESSAGES};
 
 #[cfg(test)]
@@ -31,6 +36,15 @@ mod tests {
         let config = AuthConfig {
             domain: "example.us.auth0.com".into(),
             issuer: "https://example.us.auth0.com/".into(),
+            provider: Provider::Auth0,
+            endpoints: Endpoints {
+                authorization: "https://example.us.auth0.com/authorize".into(),
+                token: "https://example.us.auth0.com/oauth/token".into(),
+                userinfo: None,
+                jwks: "https://example.us.auth0.com/.well-known/jwks.json".into(),
+                logout: None,
+            },
+            iframe_renewal: true,
             client_id: "abc".into(),
             audience: "https://quickstarts/api".into(),
             scope: LOGIN_SCOPE.into(),

@@ -12,8 +12,16 @@ pub const LOGIN_SCOPE: &str = "openid profile read:messages";
 pub struct AuthConfig {
     /// The tenant's domain (host and port), as Auth0's samples call it.
     pub domain: String,
-    /// The issuer URL, ending in `/`: `/authorize`, `/v2/logout` and the JWKS live under it.
+    /// The issuer, exactly as ID tokens carry it in `iss`.
     pub issuer: String,
+    /// Auth0's, or any OpenID provider's: which parameters and which logout it takes.
+    pub provider: Provider,
+    /// Where the SPA goes: Auth0's fixed paths, or what the provider's discovery document
+    /// says (the API reads it; the browser never makes that cross-origin request).
+    pub endpoints: Endpoints,
+    /// Silent renewal in a hidden iframe: only when the provider answers with `web_message`.
+    /// Without it, sessions renew with refresh tokens only.
+    pub iframe_renewal: bool,
     pub client_id: String,
     pub audience: String,
     pub scope: String,
@@ -39,6 +47,31 @@ impl AuthConfig {
             _ => self.scope.clone(),
         }
     }
+}
+
+/// Whose conventions the SPA follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// `AUTH0_DOMAIN`: the API is named by `audience`; logout is `/v2/logout?returnTo=`.
+    Auth0,
+    /// `AUTH0_ISSUER`: any OpenID provider. The API is named by `audience` and by RFC 8707's
+    /// `resource` (a provider ignores the one it does not know, as OpenID requires); logout is
+    /// RP-Initiated Logout 1.0 at the `end_session_endpoint`.
+    OpenId,
+}
+
+/// The provider's endpoints the SPA uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    pub authorization: String,
+    pub token: String,
+    pub userinfo: Option<String>,
+    pub jwks: String,
+    /// Where Log Out ends the provider's session too; `None`: Log Out ends the app's session
+    /// only (the provider announced no `end_session_endpoint`).
+    pub logout: Option<String>,
 }
 
 /// The scope that asks the tenant for a refresh token.

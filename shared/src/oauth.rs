@@ -53,25 +53,54 @@ impl fmt::Display for BearerError {
                 "This endpoint needs an access token: send Authorization: Bearer <access token>."
             }
             BearerError::OtherScheme => {
-                "This API accepts only Bearer tokens: send Authorization: Bearer <access token>."
+                "This API accepts only Bearer and DPoP tokens: send Authorization: Bearer <access token>."
             }
             BearerError::Repeated => {
                 "The request has more than one Authorization header; send exactly one."
             }
             BearerError::NotAscii => "The Authorization header is not plain ASCII.",
-            BearerError::Empty => "The Authorization header says Bearer but carries no token.",
+            BearerError::Empty => "The Authorization header names a scheme but carries no token.",
             BearerError::NotB64Token => {
-                "The bearer token has characters a token cannot have (RFC 6750 b64token)."
+                "The access token has characters a token cannot have (RFC 6750 b64token)."
             }
         })
+    }
+}
+
+/// How an access token is presented: RFC 6750's `Bearer`, or RFC 9449's `DPoP` (bound to a
+/// key, with a proof in the `DPoP` header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    DPoP,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Bearer => "Bearer",
+            Scheme::DPoP => "DPoP",
+        }
     }
 }
 
 /// The bearer token of a request, from the values of its `Authorization` headers: the scheme
 /// case-insensitive, exactly one header, the token RFC 6750's `b64token`.
 pub fn bearer_token<'a>(
-    mut authorization: impl Iterator<Item = &'a [u8]>,
+    authorization: impl Iterator<Item = &'a [u8]>,
 ) -> Result<&'a str, BearerError> {
+    match access_token(authorization)? {
+        (Scheme::Bearer, token) => Ok(token),
+        (Scheme::DPoP, _) => Err(BearerError::OtherScheme),
+    }
+}
+
+/// The access token of a request and its scheme (`Bearer` or `DPoP`, case-insensitive), from
+/// the values of its `Authorization` headers: exactly one header, the token a `b64token`
+/// (RFC 6750's, which RFC 9449 uses too).
+pub fn access_token<'a>(
+    mut authorization: impl Iterator<Item = &'a [u8]>,
+) -> Result<(Scheme, &'a str), BearerError> {
     let value = authorization.next().ok_or(BearerError::Missing)?;
     if authorization.next().is_some() {
         return Err(BearerError::Repeated);
@@ -81,9 +110,11 @@ pub fn bearer_token<'a>(
         .filter(|v| v.is_ascii())
         .ok_or(BearerError::NotAscii)?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(BearerError::OtherScheme);
-    }
+    let scheme = match scheme {
+        s if s.eq_ignore_ascii_case("bearer") => Scheme::Bearer,
+        s if s.eq_ignore_ascii_case("dpop") => Scheme::DPoP,
+        _ => return Err(BearerError::OtherScheme),
+    };
     let token = rest.trim_matches(' ');
     if token.is_empty() {
         return Err(BearerError::Empty);
@@ -91,7 +122,7 @@ pub fn bearer_token<'a>(
     if !is_b64token(token) {
         return Err(BearerError::NotB64Token);
     }
-    Ok(token)
+    Ok((scheme, token))
 }
 
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
@@ -113,24 +144,42 @@ fn is_b64token(token: &str) -> bool {
     !body.is_empty() && body.bytes().fold(true, |all, b| all & allowed(b))
 }
 
-/// A `WWW-Authenticate: Bearer ...` challenge (RFC 6750 §3), quoted safely whatever the
-/// description says: `Bearer realm="api", error="...", error_description="...", scope="..."`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9449 §7.1), quoted safely whatever the
+/// description says: `Bearer realm="api", error="...", error_description="...", scope="..."`,
+/// or `DPoP` with the same and `algs="..."`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Challenge<'a> {
+    pub scheme: Scheme,
     pub realm: Option<&'a str>,
     pub error: Option<&'a str>,
     pub description: Option<&'a str>,
     pub scope: Option<&'a str>,
+    /// DPoP only: the algorithms proofs may use, space-separated.
+    pub algs: Option<&'a str>,
+}
+
+impl Default for Challenge<'_> {
+    fn default() -> Self {
+        Self {
+            scheme: Scheme::Bearer,
+            realm: None,
+            error: None,
+            description: None,
+            scope: None,
+            algs: None,
+        }
+    }
 }
 
 impl fmt::Display for Challenge<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Bearer")?;
+        f.write_str(self.scheme.as_str())?;
         let attributes = [
             ("realm", self.realm),
             ("error", self.error),
             ("error_description", self.description),
             ("scope", self.scope),
+            ("algs", self.algs),
         ];
         let mut separator = " ";
         for (name, value) in attributes {
@@ -209,9 +258,88 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Compares secrets (`state`, `nonce`) without stopping at the first difference: every byte
+/// pair is looked at, and a difference anywhere leaves a bit set that nothing clears.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The origin of an absolute http(s) URL, serialized as browsers do (`event.origin`, CSP
+/// sources): `scheme://host[:port]`, scheme and host in lower case, the scheme's default port
+/// left out. `None` for anything else (another scheme, user info, no host).
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.contains('@') {
+        return None;
+    }
+    let (host, port) = match authority.rfind(':') {
+        // A colon after the end of an IPv6 literal, or in a name: the port.
+        Some(at) if !authority[at..].contains(']') => {
+            (&authority[..at], Some(&authority[at + 1..]))
+        }
+        _ => (authority, None),
+    };
+    if host.is_empty()
+        || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    Some(match port.map(|p| p.trim_start_matches('0')) {
+        Some(port) if port != default_port && !port.is_empty() => {
+            format!("{scheme}://{host}:{port}")
+        }
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_equal_only_when_every_byte_is() {
+        assert!(constant_time_eq(b"state-1", b"state-1"));
+        assert!(constant_time_eq(b"", b""));
+        assert!(!constant_time_eq(b"state-1", b"state-2"));
+        assert!(!constant_time_eq(b"state", b"state-1"));
+        // Two differences that would cancel out if the bits were xor-ed together.
+        assert!(!constant_time_eq(b"ab", b"ba"));
+        assert!(!constant_time_eq(&[1, 1], &[0, 0]));
+    }
+
+    #[test]
+    fn origins_are_serialized_as_browsers_do() {
+        for (url, origin) in [
+            (
+                "https://Login.Example.com:443/tenant/",
+                Some("https://login.example.com"),
+            ),
+            (
+                "HTTPS://id.example.com/authorize?x=1",
+                Some("https://id.example.com"),
+            ),
+            ("http://localhost:4010/", Some("http://localhost:4010")),
+            ("http://localhost:80", Some("http://localhost")),
+            ("http://[::1]:4010/x", Some("http://[::1]:4010")),
+            ("http://[::1]/x", Some("http://[::1]")),
+            ("https://a.example#frag", Some("https://a.example")),
+            ("ftp://a.example/", None),
+            ("https://user@a.example/", None),
+            ("https:///path", None),
+            ("https://a.example:x/", None),
+            ("not a url", None),
+        ] {
+            assert_eq!(origin_of(url).as_deref(), origin, "{url}");
+        }
+    }
 
     fn token(values: &[&str]) -> Result<String, BearerError> {
         bearer_token(values.iter().map(|v| v.as_bytes())).map(str::to_owned)
@@ -289,6 +417,7 @@ mod tests {
             error: Some("insufficient_scope"),
             description: Some("token \"x\" — bad\\"),
             scope: Some("read:messages"),
+            ..Challenge::default()
         };
         assert_eq!(
             full.to_string(),
@@ -302,6 +431,31 @@ mod tests {
         assert_eq!(
             no_realm.to_string(),
             "Bearer error=\"invalid_token\", error_description=\"a??Set-Cookie: x\""
+        );
+        let dpop = Challenge {
+            scheme: Scheme::DPoP,
+            error: Some("invalid_dpop_proof"),
+            algs: Some("ES256 PS256"),
+            ..Challenge::default()
+        };
+        assert_eq!(
+            dpop.to_string(),
+            "DPoP error=\"invalid_dpop_proof\", algs=\"ES256 PS256\""
+        );
+    }
+
+    #[test]
+    fn the_scheme_is_bearer_or_dpop_in_any_case() {
+        let one = |value: &'static str| access_token(std::iter::once(value.as_bytes()));
+        assert_eq!(one("Bearer abc"), Ok((Scheme::Bearer, "abc")));
+        assert_eq!(one("bearer abc"), Ok((Scheme::Bearer, "abc")));
+        assert_eq!(one("DPoP abc"), Ok((Scheme::DPoP, "abc")));
+        assert_eq!(one("dpop abc"), Ok((Scheme::DPoP, "abc")));
+        assert_eq!(one("Basic abc"), Err(BearerError::OtherScheme));
+        assert_eq!(one("DPoP "), Err(BearerError::Empty));
+        assert_eq!(
+            bearer_token(std::iter::once("DPoP abc".as_bytes())),
+            Err(BearerError::OtherScheme)
         );
     }
 

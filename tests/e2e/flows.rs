@@ -88,6 +88,15 @@ async fn reload_keeps_the_session_and_log_out_ends_it() {
     b.wait_for_text("#home-status", "You are not logged in!")
         .await;
     assert_eq!(b.session_storage(SESSION_KEY).await, json!(null));
+    // Back from the tenant's RP-Initiated Logout with this tab's state: said, and the state
+    // taken out of the address bar.
+    b.wait_for_text("#signed-out", "You have logged out").await;
+    assert_eq!(b.url().await, format!("{}/", stack.origin));
+    // A return that brings no state of this tab's (a bookmark, a forged link) is no logout.
+    b.open(&format!("{}/?state=forged", stack.origin)).await;
+    b.wait_for_text("#home-status", "You are not logged in!")
+        .await;
+    assert!(b.client.find(Locator::Css("#signed-out")).await.is_err());
     // The tenant's session ended too: Log In asks for credentials again.
     b.start_login(&stack).await;
 }

@@ -76,6 +76,8 @@ pub fn register(config: &mut devtenant::TenantConfig, origin: &str, callback: &s
         .expect("the built-in configuration has an SPA");
     spa.callbacks.push(format!("{origin}{callback}"));
     spa.logout_urls.push(format!("{origin}{logout}"));
+    // As RP-Initiated Logout writes the app's home (`post_logout_redirect_uri`).
+    spa.logout_urls.push(format!("{origin}/"));
     spa.web_origins.push(origin.to_owned());
 }
 

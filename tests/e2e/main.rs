@@ -10,7 +10,8 @@
 //! - `harness`: the stack, the browser, and the steps a person takes;
 //! - `figures`: what the tests measure, for `cargo xtask test` to print;
 //! - `flows`, `callback`, `renewal`: the app itself; `sdk`: Auth0's auth0-spa-js against the
-//!   tenant; `dev_loop`: the design card's `cargo run -p api` and `trunk serve`, live reload.
+//!   tenant; `providers`: the app with another OpenID provider (panva's oidc-provider);
+//!   `dev_loop`: the design card's `cargo run -p api` and `trunk serve`, live reload.
 
 #[macro_use]
 mod harness;
@@ -18,5 +19,6 @@ mod callback;
 mod dev_loop;
 mod figures;
 mod flows;
+mod providers;
 mod renewal;
 mod sdk;

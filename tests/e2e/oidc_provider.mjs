@@ -64,9 +64,11 @@ const provider = new Provider(issuer, {
   // Auth0's RBAC, as the API reads it: the permission is a claim of the access token.
   extraTokenClaims: async (ctx, token) =>
     token.kind === 'AccessToken' && token.accountId === 'reader' ? { permissions: ['read:messages'] } : undefined,
-  // Refresh tokens for the SPA (offline_access), rotated at every use.
-  issueRefreshToken: async (ctx, client, code) =>
-    client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+  // Refresh tokens for the SPA, rotated at every use. OpenID Core §11 lets a provider drop
+  // offline_access unless the login asked for prompt=consent (oidc-provider does), "unless
+  // other conditions permitting offline access are in place": here, the client's own
+  // refresh_token grant, as providers are set up for SPAs with rotation.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: () => true,
   // Browsers may call the token and userinfo endpoints from the app's origin only.
   clientBasedCORS: (ctx, origin) => origin === appOrigin,

@@ -44,6 +44,39 @@ async fn memory_sessions_are_renewed_silently_after_a_reload() {
     }
 }
 
+/// A reload with a memory session: until the start-up renewal answers (held back here for
+/// 1.5 s), the page says it is checking and offers no Log In that would throw the coming
+/// session away; `login_required` then shows logged out at once.
+#[tokio::test]
+async fn while_a_session_comes_back_the_page_checks_instead_of_offering_log_in() {
+    require_browser!();
+    let stack = stack_for(LoginFlow::Code, false, SessionStorage::Memory).await;
+    let b = browser().await;
+    b.log_in_from_ping(&stack, "reader@example.com", "reader")
+        .await;
+    let tenant = &stack.app.tenant.tenant;
+    tenant.set_silent_answer_delay(Duration::from_millis(1500));
+    for (cookies, outcome) in [(true, "#logout"), (false, "#login-prompt")] {
+        if !cookies {
+            b.client.delete_all_cookies().await.unwrap();
+        }
+        b.client.refresh().await.unwrap();
+        b.wait_for_text("#checking", "Checking your session").await;
+        assert!(b.client.find(Locator::Css("#login")).await.is_err());
+        assert!(b.client.find(Locator::Css("#login-prompt")).await.is_err());
+        assert!(!b.is_enabled("#call-private").await);
+        let started = Instant::now();
+        b.client
+            .wait()
+            .for_element(Locator::Css(outcome))
+            .await
+            .unwrap();
+        assert!(b.client.find(Locator::Css("#checking")).await.is_err());
+        assert!(started.elapsed() < Duration::from_secs(5), "{outcome}");
+    }
+    b.client.find(Locator::Css("#login")).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_session_about_to_expire_is_renewed_without_a_redirect() {
     require_browser!();

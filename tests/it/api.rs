@@ -598,3 +598,74 @@ async fn the_built_spa_is_served_with_deep_links_and_a_strict_csp() {
     assert_eq!(app.get("/api/public", None).await.status(), 200);
     assert_eq!(app.get("/auth_config.json", None).await.status(), 200);
 }
+
+/// An OpenID provider the API cannot reach yet: `/auth_config.json` waits for the first
+/// discovery (bounded by the fetch timeout), then answers 503 with the cause, never settings
+/// with made-up endpoints. One that is reached but cannot serve the configured flow: a 500
+/// naming the setting to change.
+#[tokio::test]
+async fn the_spa_settings_wait_for_the_provider_and_say_why_they_cannot_be_served() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut settings = settings_for(&issuer);
+    settings.jwks.fetch_timeout = std::time::Duration::from_millis(500);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = serve_api(listener, settings);
+    let client = reqwest::Client::new();
+    let answer = error_answer(
+        client
+            .get(format!("{base}/auth_config.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 503);
+    assert!(answer.retry_after.is_some());
+    assert!(
+        answer.body.message.contains("could not be reached"),
+        "{}",
+        answer.body.message
+    );
+
+    // A provider whose document offers no S256, with the code flow configured.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let document = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/auth"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["plain"],
+    });
+    let provider = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move { axum::Json(document) }),
+        )
+        .route(
+            "/jwks",
+            axum::routing::get(|| async { axum::Json(json!({"keys": [KEY.jwk()]})) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, provider).await });
+    let mut settings = settings_for(&issuer);
+    settings.login_flow = shared::LoginFlow::Code;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = serve_api(listener, settings);
+    let answer = error_answer(
+        client
+            .get(format!("{base}/auth_config.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 500, "{}", answer.body.message);
+    assert_eq!(
+        answer.body.message,
+        format!("{}.", api::Unsupported::NoS256)
+    );
+    assert!(answer.body.message.contains("SPA_LOGIN_FLOW=implicit"));
+}

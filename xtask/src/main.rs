@@ -118,6 +118,7 @@ fn setup() -> Result<(), String> {
     tools::ensure_spa_tools()?;
     tools::ensure_chromium()?;
     tools::ensure_auth0_spa_js()?;
+    tools::ensure_oidc_provider()?;
     tools::ensure_promtool()
 }
 
@@ -146,6 +147,7 @@ fn test() -> Result<(), String> {
     spa::check_size()?;
     tools::ensure_chromium()?;
     tools::ensure_auth0_spa_js()?;
+    tools::ensure_oidc_provider()?;
     tools::ensure_promtool()?;
     let mut counts = cargo_test(&["--workspace", "--all-targets", "--locked"])?;
     println!("==> figures from the end-to-end tests (headless Chromium):");
@@ -219,6 +221,7 @@ fn cargo_test(args: &[&str]) -> Result<Counts, String> {
         .env("PATH", tools::path_with_tools())
         .env("E2E_REQUIRED", "1")
         .env("AUTH0_SPA_JS", tools::auth0_spa_js_bundle())
+        .env("OIDC_PROVIDER_DIR", tools::oidc_provider_dir())
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start cargo test: {e}"))?;

@@ -41,8 +41,11 @@ fn no_nonce_placeholder() -> Result<(), String> {
 /// the bundle shrinks, raise it only knowing what the bytes buy.
 ///
 /// History: 170,487 → 135,100 (own router, JSON by the browser, …) →
-/// 147,300: the code flow with PKCE, silent renewal in an iframe and refresh tokens (+12.2 KB).
-pub const BUDGET_GZIP_BYTES: usize = 147_300;
+/// 147,300: the code flow with PKCE, silent renewal in an iframe and refresh tokens (+12.2 KB)
+/// → 152,100: any OpenID provider (its endpoints from the API, RP-Initiated Logout with a
+/// checked `state`, RFC 9207's `iss` checked, "checking your session", the settings retried
+/// while the API reads the provider's metadata) (+4.8 KB).
+pub const BUDGET_GZIP_BYTES: usize = 152_100;
 
 /// Prints the sizes of what the browser downloads to run the app, raw and gzip -9, and fails
 /// when the code (wasm and JS) is over [`BUDGET_GZIP_BYTES`].

@@ -157,6 +157,45 @@ pub fn ensure_auth0_spa_js() -> Result<(), String> {
     )
 }
 
+/// panva's oidc-provider (OpenID Certified), the second tenant of the browser tests: the SPA
+/// must work with any OpenID provider, judged by one it was not written against. Never
+/// shipped.
+pub const OIDC_PROVIDER_VERSION: &str = "9.13.3";
+
+/// Where it is installed (`node_modules/oidc-provider` in there); the browser tests read this
+/// path from `OIDC_PROVIDER_DIR`.
+pub fn oidc_provider_dir() -> PathBuf {
+    tools_dir().join(format!("oidc-provider-{OIDC_PROVIDER_VERSION}"))
+}
+
+/// oidc-provider and its dependencies from npm, into tools/ (`npm install`: unlike the SDK's
+/// bundle, it is a Node package with dependencies of its own).
+pub fn ensure_oidc_provider() -> Result<(), String> {
+    let dir = oidc_provider_dir();
+    if dir
+        .join("node_modules/oidc-provider/package.json")
+        .is_file()
+    {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    step(
+        &format!(
+            "installing oidc-provider {OIDC_PROVIDER_VERSION} from npm into tools/ (the browser tests' second provider)"
+        ),
+        Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                "--prefix",
+            ])
+            .arg(&dir)
+            .arg(format!("oidc-provider@{OIDC_PROVIDER_VERSION}")),
+    )
+}
+
 /// Debian's Chromium and its WebDriver, for the end-to-end tests.
 pub fn ensure_chromium() -> Result<(), String> {
     if output_of("chromium", &["--version"]).is_some()

@@ -36,8 +36,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::DecodingKey;
 use shared::jwt::Rs256Key;
-use url::Url;
 
+use super::discovery::ProviderMetadata;
 use super::key_source::{FetchError, KeyFetcher, KeySource};
 
 /// Where the key set is and how it is kept. [`JwksSettings::new`] carries the documented
@@ -101,8 +101,12 @@ struct Inner {
     fetcher: KeyFetcher,
     state: RwLock<State>,
     /// Held for the whole of a fetch: this is what makes it one fetch at a time. It guards
-    /// the `jwks_uri` discovery found, which only fetches use.
-    fetch_lock: tokio::sync::Mutex<Option<Url>>,
+    /// what discovery found, as the fetches use it (forgotten when the keys are not where it
+    /// said).
+    fetch_lock: tokio::sync::Mutex<Option<Arc<ProviderMetadata>>>,
+    /// What discovery found last, kept for the SPA's login settings even when a key fetch
+    /// fails (an OpenID source only).
+    metadata: RwLock<Option<Arc<ProviderMetadata>>>,
     refresh_scheduled: AtomicBool,
     fetches: AtomicU64,
     /// Fetches by outcome, in [`FetchOutcome`]'s order.
@@ -152,7 +156,7 @@ pub enum FetchOutcome {
 
 impl FetchOutcome {
     /// Every outcome's label, the failures by [`FetchError::code`].
-    pub const ALL: [&'static str; 11] = [
+    pub const ALL: [&'static str; 12] = [
         "unchanged",
         "changed",
         "unreachable",
@@ -164,6 +168,7 @@ impl FetchOutcome {
         "not_a_discovery_document",
         "issuer_mismatch",
         "bad_jwks_uri",
+        "bad_endpoint",
     ];
 
     fn label(self) -> &'static str {
@@ -177,20 +182,13 @@ impl FetchOutcome {
 
 impl JwksCache {
     pub fn new(settings: JwksSettings) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(settings.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("quickstart-api/", env!("CARGO_PKG_VERSION")))
-            .build()
-            // Building a client only fails when the TLS backend cannot start, which is a
-            // broken build, not a configuration a user can fix.
-            .expect("the HTTP client for the JWKS cannot be built");
         Self {
             inner: Arc::new(Inner {
-                fetcher: KeyFetcher::new(settings.source.clone(), http),
+                fetcher: KeyFetcher::for_settings(&settings),
                 settings,
                 state: RwLock::new(State::default()),
                 fetch_lock: tokio::sync::Mutex::new(None),
+                metadata: RwLock::new(None),
                 refresh_scheduled: AtomicBool::new(false),
                 fetches: AtomicU64::new(0),
                 outcomes: Default::default(),
@@ -205,6 +203,10 @@ impl JwksCache {
         self.inner.fetcher.source()
     }
 
+    pub fn settings(&self) -> &JwksSettings {
+        &self.inner.settings
+    }
+
     /// How many fetches this cache has started: the figure the tests and benchmarks check.
     pub fn fetch_count(&self) -> u64 {
         self.inner.fetches.load(Ordering::Relaxed)
@@ -213,6 +215,15 @@ impl JwksCache {
     /// Whether a usable key set is loaded: what `/readyz` reports.
     pub fn is_loaded(&self) -> bool {
         self.inner.read_state().fetched_at.is_some()
+    }
+
+    /// What the provider's discovery document said, once read (an OpenID source only).
+    pub fn metadata(&self) -> Option<Arc<ProviderMetadata>> {
+        self.inner
+            .metadata
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Why the last fetch failed, if it did.
@@ -274,6 +285,23 @@ impl JwksCache {
                 pause = (pause * 2).min(ceiling);
             }
         });
+    }
+
+    /// Returns once the key source has been asked at least once and no fetch is under way:
+    /// at start, the first fetch's end (the caller bounds the wait).
+    pub async fn first_fetch(&self) {
+        loop {
+            // A fetch under way holds this lock: taking it waits for its end.
+            drop(self.inner.fetch_lock.lock().await);
+            {
+                let state = self.inner.read_state();
+                if state.attempts > 0 && !state.in_flight {
+                    return;
+                }
+            }
+            // The warm-up has not started its first fetch yet.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// The verification key for `kid`, refetching the key set once if `kid` may be new (the
@@ -387,6 +415,9 @@ impl Inner {
         let outcome = tokio::time::timeout(self.settings.fetch_timeout, fetch)
             .await
             .unwrap_or(Err(FetchError::Timeout));
+        if let Some(found) = discovered.as_ref() {
+            *self.metadata.write().unwrap_or_else(|e| e.into_inner()) = Some(found.clone());
+        }
         let outcome = self.record((started, wall), outcome, wanted);
         let slot = FetchOutcome::ALL.iter().position(|l| *l == outcome.label());
         if let Some(count) = slot.and_then(|i| self.outcomes.get(i)) {

@@ -1,15 +1,19 @@
 //! Where the tenant's keys come from, and one fetch of them: a fixed JWKS URL (Auth0's
-//! `/.well-known/jwks.json`, or `JWKS_URL`), or OpenID discovery from the issuer.
+//! `/.well-known/jwks.json`), or OpenID discovery from the issuer (its `jwks_uri`, or
+//! `JWKS_URL` when set).
 //!
 //! A fetch follows no redirect, is capped in size, and parses the set key by key with the
-//! shared rule ([`shared::jwt::JwkSet::rs256_keys`]). Discovery is done once and remembered;
-//! a failed key fetch forgets it, so a provider that moved its keys is found again.
+//! shared rule ([`shared::jwt::JwkSet::rs256_keys`]). Discovery is done once and remembered
+//! ([`ProviderMetadata`]); a failed key fetch forgets it, so a provider that moved its keys is
+//! found again.
 
 use std::fmt;
+use std::sync::Arc;
 
-use serde::Deserialize;
 use shared::jwt::{JwkSet, Rs256Key};
 use url::Url;
+
+use super::discovery::ProviderMetadata;
 
 /// A JWKS or discovery document is a few kilobytes; anything far larger is not one.
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
@@ -17,10 +21,16 @@ const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 /// Where the key set is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
-    /// At this URL.
+    /// At this URL (Auth0's path under `AUTH0_DOMAIN`, or `JWKS_URL`).
     Jwks(Url),
-    /// At the `jwks_uri` of this OpenID discovery document, whose `issuer` must be `issuer`.
-    Discovery { document: Url, issuer: String },
+    /// Found through this OpenID discovery document, whose `issuer` must be `issuer`: at its
+    /// `jwks_uri`, or at `jwks` when given (`JWKS_URL`). The document's endpoints are what the
+    /// SPA's login uses either way.
+    Discovery {
+        document: Url,
+        issuer: String,
+        jwks: Option<Url>,
+    },
 }
 
 impl KeySource {
@@ -33,6 +43,7 @@ impl KeySource {
         KeySource::Discovery {
             document,
             issuer: issuer.to_owned(),
+            jwks: None,
         }
     }
 }
@@ -40,7 +51,10 @@ impl KeySource {
 impl fmt::Display for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeySource::Jwks(url) => write!(f, "{url}"),
+            KeySource::Jwks(url)
+            | KeySource::Discovery {
+                jwks: Some(url), ..
+            } => write!(f, "{url}"),
             KeySource::Discovery { document, .. } => write!(f, "the jwks_uri of {document}"),
         }
     }
@@ -69,6 +83,8 @@ pub enum FetchError {
     IssuerMismatch { got: String, expected: String },
     #[error("the discovery document's jwks_uri {0:?} is not an https URL (http only on loopback)")]
     BadJwksUri(String),
+    #[error("the discovery document's endpoint {0:?} is not an https URL (http only on loopback)")]
+    BadEndpoint(String),
 }
 
 impl FetchError {
@@ -81,7 +97,8 @@ impl FetchError {
             | FetchError::NoUsableKeys(_)
             | FetchError::NotADiscoveryDocument(_)
             | FetchError::IssuerMismatch { .. }
-            | FetchError::BadJwksUri(_) => true,
+            | FetchError::BadJwksUri(_)
+            | FetchError::BadEndpoint(_) => true,
             FetchError::Unreachable(..) | FetchError::Timeout | FetchError::TooLarge(_) => false,
         }
     }
@@ -98,14 +115,9 @@ impl FetchError {
             FetchError::NotADiscoveryDocument(_) => "not_a_discovery_document",
             FetchError::IssuerMismatch { .. } => "issuer_mismatch",
             FetchError::BadJwksUri(_) => "bad_jwks_uri",
+            FetchError::BadEndpoint(_) => "bad_endpoint",
         }
     }
-}
-
-#[derive(Deserialize)]
-struct DiscoveryDocument {
-    issuer: String,
-    jwks_uri: String,
 }
 
 /// Fetches with one HTTP client and remembers what discovery found.
@@ -119,43 +131,64 @@ impl KeyFetcher {
         Self { source, http }
     }
 
+    /// A fetcher for `settings.source`, with its own HTTP client: no redirect followed, the
+    /// settings' timeout, the API's name as user agent.
+    pub fn for_settings(settings: &super::JwksSettings) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(settings.fetch_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("quickstart-api/", env!("CARGO_PKG_VERSION")))
+            .build()
+            // Building a client only fails when the TLS backend cannot start, which is a
+            // broken build, not a configuration a user can fix.
+            .expect("the HTTP client for the JWKS cannot be built");
+        Self::new(settings.source.clone(), http)
+    }
+
     pub fn source(&self) -> &KeySource {
         &self.source
     }
 
-    /// The usable keys, from the JWKS the source names. `discovered` is the `jwks_uri` found
-    /// by an earlier discovery, kept by the caller across fetches.
-    pub async fn fetch(&self, discovered: &mut Option<Url>) -> Result<Vec<Rs256Key>, FetchError> {
-        let url = match (&self.source, discovered.as_ref()) {
-            (KeySource::Jwks(url), _) | (KeySource::Discovery { .. }, Some(url)) => url.clone(),
-            (KeySource::Discovery { document, issuer }, None) => {
-                let url = self.discover(document, issuer).await?;
-                tracing::info!(%document, jwks_uri = %url, "found the tenant's keys through discovery");
-                discovered.insert(url).clone()
+    /// The usable keys, from the JWKS the source names. `discovered` is what an earlier
+    /// discovery found, kept by the caller across fetches.
+    pub async fn fetch(
+        &self,
+        discovered: &mut Option<Arc<ProviderMetadata>>,
+    ) -> Result<Vec<Rs256Key>, FetchError> {
+        let (url, found) = match &self.source {
+            KeySource::Jwks(url) => (url.clone(), false),
+            KeySource::Discovery { jwks, .. } => {
+                let metadata = match discovered {
+                    Some(metadata) => metadata.clone(),
+                    None => discovered.insert(Arc::new(self.discover().await?)).clone(),
+                };
+                match jwks {
+                    Some(url) => (url.clone(), false),
+                    None => (metadata.jwks_url()?, true),
+                }
             }
         };
         let keys = self.key_set(&url).await;
-        if keys.is_err() {
+        if keys.is_err() && found {
+            // The provider may have moved its keys: ask its document again next time.
             *discovered = None;
         }
         keys
     }
 
-    async fn discover(&self, document: &Url, issuer: &str) -> Result<Url, FetchError> {
-        let body = self.get(document).await?;
-        let found: DiscoveryDocument = serde_json::from_slice(&body)
-            .map_err(|_| FetchError::NotADiscoveryDocument(document.clone()))?;
-        // OpenID Connect Discovery §4.3: the document must name the very issuer asked about.
-        if found.issuer != issuer {
-            return Err(FetchError::IssuerMismatch {
-                got: found.issuer,
-                expected: issuer.to_owned(),
-            });
-        }
-        Url::parse(&found.jwks_uri)
-            .ok()
-            .filter(is_safe_to_fetch)
-            .ok_or(FetchError::BadJwksUri(found.jwks_uri))
+    /// The discovery document of an OpenID source, checked.
+    pub async fn discover(&self) -> Result<ProviderMetadata, FetchError> {
+        let KeySource::Discovery {
+            document, issuer, ..
+        } = &self.source
+        else {
+            return Err(FetchError::NotADiscoveryDocument(
+                Url::parse("about:blank").expect("a valid URL"),
+            ));
+        };
+        let metadata = ProviderMetadata::parse(&self.get(document).await?, document, issuer)?;
+        tracing::info!(%document, jwks_uri = %metadata.jwks_uri, "read the provider's discovery document");
+        Ok(metadata)
     }
 
     async fn key_set(&self, url: &Url) -> Result<Vec<Rs256Key>, FetchError> {
@@ -224,6 +257,7 @@ mod tests {
             let KeySource::Discovery {
                 document: got,
                 issuer: kept,
+                ..
             } = KeySource::discovery(issuer, &url)
             else {
                 panic!("a discovery source");

@@ -8,10 +8,12 @@
 //!
 //! Read in this order: `bearer` (the header), `token` (the checks), `claims` (what a valid token
 //! says), `verified` (the caches of tokens that passed), `jwks` and `key_source` (the tenant's
-//! keys), `rejection` (every reason to refuse).
+//! keys), `discovery` (what an OpenID provider says of itself), `rejection` (every reason to
+//! refuse).
 
 mod bearer;
 mod claims;
+mod discovery;
 mod jwks;
 mod key_source;
 mod rejection;
@@ -20,8 +22,9 @@ mod verified;
 
 pub use bearer::{AuthenticatedUser, bearer_token};
 pub use claims::AccessClaims;
+pub use discovery::ProviderMetadata;
 pub use jwks::{FetchOutcome, JwksCache, JwksSettings, KEY_SKEW, KeyError, MIN_REFETCH_INTERVAL};
-pub use key_source::{FetchError, KeySource, is_safe_to_fetch};
+pub use key_source::{FetchError, KeyFetcher, KeySource, is_safe_to_fetch};
 pub use rejection::TokenRejection;
 pub use token::{TokenValidator, ValidationSettings, checked_header};
 pub use verified::{CacheCounts, ConnectionMemo};

@@ -20,8 +20,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 use clap::Parser;
-use shared::{AuthConfig, LOGIN_SCOPE, LoginFlow, SessionStorage};
-use url::Url;
+use shared::{LoginFlow, Provider, SessionStorage};
 
 use crate::auth::{JwksSettings, KeySource, ValidationSettings};
 use crate::server::ServerLimits;
@@ -184,24 +183,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// What the SPA needs to log in against the tenant this API trusts.
-    pub fn auth_config(&self) -> Option<AuthConfig> {
-        let issuer = Url::parse(&self.validation.issuer).ok()?;
-        let host = issuer.host_str()?;
-        let domain = match issuer.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        };
-        Some(AuthConfig {
-            domain,
-            issuer: self.validation.issuer.clone(),
-            client_id: self.client_id.clone()?,
-            audience: self.validation.audience.clone(),
-            scope: LOGIN_SCOPE.to_owned(),
-            session_storage: self.session_storage,
-            login_flow: self.login_flow,
-            refresh_tokens: self.refresh_tokens,
-        })
+    /// Whose conventions the tenant follows: Auth0's (`AUTH0_DOMAIN`) or OpenID's, found by
+    /// discovery (`AUTH0_ISSUER`).
+    pub fn provider(&self) -> Provider {
+        match self.jwks.source {
+            KeySource::Jwks(_) => Provider::Auth0,
+            KeySource::Discovery { .. } => Provider::OpenId,
+        }
     }
 }
 
@@ -462,25 +450,21 @@ mod tests {
     }
 
     #[test]
-    fn spa_settings_need_a_client_id_and_name_the_domain() {
-        let base = [
+    fn a_domain_is_auth0_and_an_issuer_any_openid_provider() {
+        assert_eq!(
+            config(&DOMAIN).settings().unwrap().provider(),
+            Provider::Auth0
+        );
+        let issuer = [
             "--auth0-issuer",
             "http://127.0.0.1:4010",
             "--auth0-audience",
             "x",
         ];
-        assert!(config(&base).settings().unwrap().auth_config().is_none());
-        let mut with_client = base.to_vec();
-        with_client.extend(["--auth0-client-id", "abc"]);
-        let spa = config(&with_client)
-            .settings()
-            .unwrap()
-            .auth_config()
-            .unwrap();
-        assert_eq!(spa.domain, "127.0.0.1:4010");
-        assert_eq!(spa.issuer, "http://127.0.0.1:4010", "as written");
-        assert_eq!(spa.client_id, "abc");
-        assert_eq!(spa.scope, "openid profile read:messages");
+        assert_eq!(
+            config(&issuer).settings().unwrap().provider(),
+            Provider::OpenId
+        );
     }
 
     #[test]
@@ -575,8 +559,5 @@ mod tests {
         .concat();
         let settings = config(&with(&local)).settings().unwrap();
         assert_eq!(settings.session_storage, SessionStorage::Local);
-        let auth_config = settings.auth_config().unwrap();
-        assert_eq!(auth_config.login_flow, LoginFlow::Code);
-        assert!(auth_config.refresh_tokens);
     }
 }

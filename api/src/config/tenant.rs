@@ -76,7 +76,8 @@ impl Config {
 
 /// The issuer tokens must carry, and where its keys are: from `AUTH0_DOMAIN` (Auth0's own
 /// `https://{domain}/` and `/.well-known/jwks.json`) or `AUTH0_ISSUER` (kept exactly as written,
-/// its keys found through OpenID discovery), with `JWKS_URL` overriding where the keys are.
+/// its keys and endpoints found through OpenID discovery), with `JWKS_URL` overriding where
+/// the keys are (the endpoints still come from discovery).
 pub(super) fn tenant(
     domain: Option<&str>,
     issuer: Option<&str>,
@@ -95,9 +96,19 @@ pub(super) fn tenant(
             (issuer.to_owned(), KeySource::discovery(issuer, &url))
         }
     };
-    let source = match jwks_url {
-        Some(text) => KeySource::Jwks(jwks_url_from(text)?),
-        None => source,
+    let source = match (jwks_url.map(jwks_url_from).transpose()?, source) {
+        (
+            Some(jwks),
+            KeySource::Discovery {
+                document, issuer, ..
+            },
+        ) => KeySource::Discovery {
+            document,
+            issuer,
+            jwks: Some(jwks),
+        },
+        (Some(jwks), KeySource::Jwks(_)) => KeySource::Jwks(jwks),
+        (None, source) => source,
     };
     Ok((issuer, source))
 }
@@ -297,6 +308,15 @@ mod tests {
         }
         let jwks = "https://keys.example.com/jwks";
         let (_, keys) = tenant(None, Some("https://id.example.com/"), Some(jwks)).unwrap();
+        let KeySource::Discovery {
+            jwks: Some(elsewhere),
+            ..
+        } = keys
+        else {
+            panic!("the endpoints still come from discovery: {keys:?}")
+        };
+        assert_eq!(elsewhere, Url::parse(jwks).unwrap());
+        let (_, keys) = tenant(Some("a.auth0.com"), None, Some(jwks)).unwrap();
         assert_eq!(keys, KeySource::Jwks(Url::parse(jwks).unwrap()));
     }
 

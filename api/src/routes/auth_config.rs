@@ -1,6 +1,7 @@
-//! `GET /auth_config.json`: the SPA's login settings (domain, issuer, client ID, audience,
-//! scope), from the very settings the API validates tokens with. Read at runtime by the SPA,
-//! never compiled into it, so one build runs against any tenant.
+//! `GET /auth_config.json`: the SPA's login settings (issuer, the provider's endpoints, client
+//! ID, audience, scope, flow), from the very settings the API validates tokens with
+//! ([`crate::login`]). Read at runtime by the SPA, never compiled into it, so one build runs
+//! against any tenant.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -15,9 +16,6 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn auth_config(State(state): State<AppState>) -> Result<Json<AuthConfig>, ApiError> {
-    let config = state
-        .auth_config
-        .as_deref()
-        .ok_or(ApiError::NotConfigured)?;
-    Ok(Json(config.clone()))
+    let config = state.login.auth_config_when_known().await?;
+    Ok(Json(AuthConfig::clone(&config)))
 }

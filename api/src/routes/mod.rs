@@ -8,15 +8,18 @@ mod spa;
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use axum::Router;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::login::Login;
 
-pub use spa::{PERMISSIONS_POLICY, content_security_policy};
+pub use spa::PERMISSIONS_POLICY;
 
 /// Every route; the built SPA as the fallback when `spa_dir` is set.
-pub fn router(spa_dir: Option<&Path>, issuer: &str) -> Router<AppState> {
+pub fn router(spa_dir: Option<&Path>, login: Arc<Login>) -> Router<AppState> {
     let router = Router::new()
         .merge(messages::router())
         .merge(health::router())
@@ -24,7 +27,7 @@ pub fn router(spa_dir: Option<&Path>, issuer: &str) -> Router<AppState> {
         // Unknown API paths stay JSON 404s, even when the SPA answers every other path.
         .route("/api/{*rest}", axum::routing::any(not_found));
     match spa_dir {
-        Some(dir) => spa::serve_from(router, dir, issuer),
+        Some(dir) => spa::serve_from(router, dir, login),
         None => router.fallback(not_found),
     }
 }

@@ -2,7 +2,10 @@
 //! Deep links such as `/ping` get `index.html`; the CSP allows no inline script.
 
 use std::path::Path;
+use std::sync::Arc;
 
+use crate::AppState;
+use crate::login::Login;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
@@ -12,24 +15,6 @@ use axum::response::Response;
 use tower::ServiceBuilder;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
-use url::Url;
-
-use crate::AppState;
-
-/// The SPA's Content-Security-Policy: its own scripts and WebAssembly only (no inline script,
-/// no eval), network calls to this origin and the tenant (JWKS, /oauth/token, /userinfo),
-/// frames from the tenant only (the hidden iframe of a silent renewal), profile pictures from
-/// anywhere over https.
-pub fn content_security_policy(issuer: &str) -> String {
-    let tenant = Url::parse(issuer)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
-    format!(
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' {tenant}; \
-         frame-src {tenant}; img-src 'self' data: https:; style-src 'self'; font-src 'self'; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    )
-}
 
 /// No window that opened the SPA keeps a handle on it (and none it opens on its opener).
 const CROSS_ORIGIN_OPENER_POLICY: &str = "same-origin";
@@ -37,11 +22,11 @@ const CROSS_ORIGIN_OPENER_POLICY: &str = "same-origin";
 /// Powerful features the SPA never uses, off for it and anything it could embed.
 pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()";
 
-/// Adds the SPA to `router` as its fallback.
-pub fn serve_from(router: Router<AppState>, dir: &Path, issuer: &str) -> Router<AppState> {
-    let csp = HeaderValue::from_str(&content_security_policy(issuer))
-        .expect("a CSP built from a parsed URL is a valid header");
+/// Adds the SPA to `router` as its fallback, its pages' CSP made by `login` (it follows the
+/// provider's endpoints once they are known).
+pub fn serve_from(router: Router<AppState>, dir: &Path, login: Arc<Login>) -> Router<AppState> {
     let files = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
+    let csp = move |_: &Response<_>| Some(login.content_security_policy());
     let service = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
             CONTENT_SECURITY_POLICY,
@@ -122,7 +107,27 @@ mod tests {
             .iter()
             .map(|d| d.as_str().unwrap())
             .collect();
-        let api = content_security_policy("http://localhost:4010/");
+        let at = |path: &str| format!("http://localhost:4010/{path}");
+        let dev_tenant = shared::AuthConfig {
+            domain: "localhost:4010".into(),
+            issuer: at(""),
+            provider: shared::Provider::OpenId,
+            endpoints: shared::Endpoints {
+                authorization: at("authorize"),
+                token: at("oauth/token"),
+                userinfo: Some(at("userinfo")),
+                jwks: at(".well-known/jwks.json"),
+                logout: Some(at("oidc/logout")),
+            },
+            iframe_renewal: true,
+            client_id: "spa".into(),
+            audience: "https://quickstarts/api".into(),
+            scope: shared::LOGIN_SCOPE.into(),
+            session_storage: Default::default(),
+            login_flow: Default::default(),
+            refresh_tokens: false,
+        };
+        let api = crate::login::content_security_policy(&dev_tenant);
         let expected: Vec<String> = api
             .split("; ")
             .map(|directive| match directive.split_once(' ') {

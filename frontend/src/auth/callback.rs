@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::id_token::IdTokenError;
+use shared::oauth::constant_time_eq;
 
 /// A login not completed within this long is refused, as auth0.js refuses its transactions.
 pub const PENDING_LOGIN_LIFETIME_SECS: u64 = 10 * 60;
@@ -94,6 +95,9 @@ pub enum CallbackError {
     CodeRefused { error: String, description: String },
     /// The token endpoint could not be reached or did not answer as one.
     TokenEndpoint(String),
+    /// The answer names another issuer (`iss`, RFC 9207) than the one this app logs in with:
+    /// a mix-up, refused before the code is spent.
+    WrongIssuer(String),
 }
 
 impl CallbackError {
@@ -143,6 +147,10 @@ impl fmt::Display for CallbackError {
                 f,
                 "The tenant's token endpoint could not be reached to finish the login ({why}). No session was stored."
             ),
+            CallbackError::WrongIssuer(iss) => write!(
+                f,
+                "The login answer says it comes from {iss:?}, not from the issuer this app logs in with (RFC 9207 mix-up protection), so it was refused. Check AUTH0_DOMAIN or AUTH0_ISSUER, then log in again."
+            ),
         }
     }
 }
@@ -150,10 +158,13 @@ impl fmt::Display for CallbackError {
 /// Reads the tenant's answer for the login `pending`, at `now`: `code=...&state=...` (the
 /// query) when it holds a code verifier, else `access_token=...&id_token=...&expires_in=...
 /// &state=...` (the fragment). The pending login and `state` come first: until they match,
-/// nothing of the answer is read, the tenant's error included.
+/// nothing of the answer is read, the tenant's error included. An `iss` (RFC 9207, which
+/// providers that announce `authorization_response_iss_parameter_supported` add) must be
+/// `issuer`, exactly.
 pub fn parse_callback(
     answer: &str,
     pending: Option<&PendingLogin>,
+    issuer: &str,
     now: u64,
 ) -> Result<Answer, CallbackError> {
     let pending = pending.ok_or(CallbackError::NoPendingLogin)?;
@@ -168,6 +179,9 @@ pub fn parse_callback(
     match get("state") {
         Some(state) if constant_time_eq(state.as_bytes(), pending.state.as_bytes()) => {}
         _ => return Err(CallbackError::StateMismatch),
+    }
+    if let Some(iss) = get("iss").filter(|iss| *iss != issuer) {
+        return Err(CallbackError::WrongIssuer(iss.clone()));
     }
     if let Some(error) = get("error") {
         return Err(CallbackError::Denied {
@@ -226,16 +240,13 @@ impl PostedMessage<'_> {
     }
 }
 
-/// Compares secrets without stopping at the first difference.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const NOW: u64 = 1_000_000;
+
+    const ISSUER: &str = "https://id.example.com/";
 
     fn pending() -> PendingLogin {
         PendingLogin {
@@ -248,7 +259,7 @@ mod tests {
     }
 
     fn parse(answer: &str) -> Result<TokenResponse, CallbackError> {
-        match parse_callback(answer, Some(&pending()), NOW)? {
+        match parse_callback(answer, Some(&pending()), ISSUER, NOW)? {
             Answer::Tokens(tokens) => Ok(tokens),
             Answer::Code(code) => panic!("a code ({code}) for an implicit login"),
         }
@@ -269,7 +280,7 @@ mod tests {
             code_verifier: Some("v".repeat(43)),
             ..pending()
         };
-        let parse = |answer: &str| parse_callback(answer, Some(&code_login), NOW);
+        let parse = |answer: &str| parse_callback(answer, Some(&code_login), ISSUER, NOW);
         assert_eq!(parse("code=c1&state=s-123"), Ok(Answer::Code("c1".into())));
         // Tokens in the fragment are not what this login asked for.
         assert_eq!(
@@ -280,6 +291,31 @@ mod tests {
             parse("code=c1&state=other"),
             Err(CallbackError::StateMismatch)
         );
+    }
+
+    #[test]
+    fn an_answer_naming_another_issuer_is_refused_before_anything_else() {
+        let code_login = PendingLogin {
+            code_verifier: Some("v".repeat(43)),
+            ..pending()
+        };
+        let parse = |answer: &str| parse_callback(answer, Some(&code_login), ISSUER, NOW);
+        let iss = form_urlencoded::byte_serialize(ISSUER.as_bytes()).collect::<String>();
+        assert_eq!(
+            parse(&format!("code=c1&state=s-123&iss={iss}")),
+            Ok(Answer::Code("c1".into()))
+        );
+        for other in ["https://evil.example/", "https://id.example.com", ""] {
+            let other_iss = form_urlencoded::byte_serialize(other.as_bytes()).collect::<String>();
+            let refused = parse(&format!("code=c1&state=s-123&iss={other_iss}")).unwrap_err();
+            assert_eq!(refused, CallbackError::WrongIssuer(other.into()));
+            assert!(refused.to_string().contains("RFC 9207"));
+            // Not even the error of a provider that is not this app's is shown.
+            assert_eq!(
+                parse(&format!("error=access_denied&state=s-123&iss={other_iss}")),
+                Err(CallbackError::WrongIssuer(other.into()))
+            );
+        }
     }
 
     #[test]
@@ -317,7 +353,8 @@ mod tests {
         ] {
             assert_eq!(parse(answer), Err(CallbackError::StateMismatch), "{answer}");
         }
-        let error = parse_callback("error=x&error_description=Call%20us", None, NOW).unwrap_err();
+        let error =
+            parse_callback("error=x&error_description=Call%20us", None, ISSUER, NOW).unwrap_err();
         assert_eq!(error, CallbackError::NoPendingLogin);
         assert!(error.is_foreign() && !error.to_string().contains("Call us"));
     }
@@ -374,7 +411,7 @@ mod tests {
         };
         let answer = "access_token=at&id_token=it&expires_in=1&state=s-123";
         assert_eq!(
-            parse_callback(answer, Some(&old), NOW),
+            parse_callback(answer, Some(&old), ISSUER, NOW),
             Err(CallbackError::LoginExpired)
         );
     }

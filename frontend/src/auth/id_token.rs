@@ -9,8 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use shared::jwt::{Audience, Jws, JwsError, JwsHeader, KeyLookupError, KeyRefusal, NumericDate};
 
-use super::callback::constant_time_eq;
 use crate::json;
+use shared::oauth::constant_time_eq;
 
 /// Clock skew tolerated on `exp` and `iat`: the browser's clock is the user's.
 pub const LEEWAY_SECS: u64 = 60;

@@ -1,9 +1,11 @@
 //! The login, as pure functions and types the host's `cargo test` covers: no I/O here. The
 //! tenant URLs ([`urls`]), the callback's answer ([`callback`]), the ID token's checks
-//! ([`id_token`]), the stored session ([`session`]) and the auth state's reducer ([`state`]).
+//! ([`id_token`]), the stored session ([`session`]), the way back from a logout ([`logout`])
+//! and the auth state's reducer ([`state`]).
 
 pub mod callback;
 pub mod id_token;
+pub mod logout;
 pub mod session;
 pub mod state;
 pub mod urls;
@@ -61,6 +63,10 @@ mod golden {
             (
                 TokenEndpoint("no answer within 10 s".into()),
                 "The tenant's token endpoint could not be reached to finish the login (no answer within 10 s). No session was stored.",
+            ),
+            (
+                WrongIssuer("https://evil.example/".into()),
+                "The login answer says it comes from \"https://evil.example/\", not from the issuer this app logs in with (RFC 9207 mix-up protection), so it was refused. Check AUTH0_DOMAIN or AUTH0_ISSUER, then log in again.",
             ),
             (
                 KeysUnavailable("timeout".into()),

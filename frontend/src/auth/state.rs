@@ -22,6 +22,11 @@ pub struct AuthState {
     pub session: Option<Session>,
     /// Where the browser must go once the state is stored (the tenant's logout).
     pub leaving_to: Option<String>,
+    /// The start-up renewal is under way: a session may be coming back, so the page says it
+    /// is checking rather than offering a Log In that would throw that session away.
+    pub checking: bool,
+    /// The provider's logout came back to this tab with its `state`: the page says so.
+    pub logged_out: bool,
 }
 
 impl Default for AuthState {
@@ -30,6 +35,8 @@ impl Default for AuthState {
             config: ConfigState::Loading,
             session: None,
             leaving_to: None,
+            checking: false,
+            logged_out: false,
         }
     }
 }
@@ -37,10 +44,14 @@ impl Default for AuthState {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthAction {
     /// The settings came, with what storage held: the session is picked up unless it expired.
+    /// `renewing`: with none, a renewal starts now (the page checks until it is done);
+    /// `logged_out`: the provider's logout just came back to this tab.
     ConfigLoaded {
-        config: AuthConfig,
+        config: Rc<AuthConfig>,
         stored: Option<Session>,
         now: u64,
+        renewing: bool,
+        logged_out: bool,
     },
     ConfigFailed(String),
     LoggedIn(Session),
@@ -48,9 +59,11 @@ pub enum AuthAction {
     Renewed(Session),
     /// The session expired, was refused, or the tenant's session ended: forget it.
     SessionEnded,
-    /// Forget the session, then leave for the tenant's logout.
+    /// A renewal gave nothing for now (no answer, the network): the session stands as it is.
+    RenewalFailed,
+    /// Forget the session, then leave for the provider's logout, if it has one.
     LogOut {
-        logout_url: String,
+        logout_url: Option<String>,
     },
 }
 
@@ -61,31 +74,48 @@ impl AuthState {
                 config,
                 stored,
                 now,
-            } => AuthState {
-                config: ConfigState::Ready(Rc::new(config)),
-                session: stored.filter(|s| !s.is_expired(now)),
-                leaving_to: None,
-            },
+                renewing,
+                logged_out,
+            } => {
+                let session = stored.filter(|s| !s.is_expired(now));
+                AuthState {
+                    config: ConfigState::Ready(config),
+                    checking: renewing && session.is_none(),
+                    session,
+                    leaving_to: None,
+                    logged_out,
+                }
+            }
             AuthAction::ConfigFailed(error) => AuthState {
                 config: ConfigState::Failed(error),
                 ..AuthState::default()
             },
             AuthAction::LoggedIn(session) => AuthState {
                 session: Some(session),
+                checking: false,
+                logged_out: false,
                 ..self.clone()
             },
             AuthAction::Renewed(_) if self.leaving_to.is_some() => self.clone(),
             AuthAction::Renewed(session) => AuthState {
                 session: Some(session),
+                checking: false,
                 ..self.clone()
             },
             AuthAction::SessionEnded => AuthState {
                 session: None,
+                checking: false,
+                ..self.clone()
+            },
+            AuthAction::RenewalFailed => AuthState {
+                checking: false,
                 ..self.clone()
             },
             AuthAction::LogOut { logout_url } => AuthState {
                 session: None,
-                leaving_to: Some(logout_url),
+                leaving_to: logout_url,
+                checking: false,
+                logged_out: true,
                 ..self.clone()
             },
         }
@@ -108,26 +138,15 @@ impl AuthState {
 mod tests {
     use super::*;
     use crate::auth::session::tests::session;
-    use shared::{LOGIN_SCOPE, SessionStorage};
-
-    fn config() -> AuthConfig {
-        AuthConfig {
-            domain: "t".into(),
-            issuer: "https://t/".into(),
-            client_id: "c".into(),
-            audience: "a".into(),
-            scope: LOGIN_SCOPE.into(),
-            session_storage: SessionStorage::Session,
-            login_flow: Default::default(),
-            refresh_tokens: false,
-        }
-    }
+    use crate::auth::urls::tests::config;
 
     fn loaded(stored: Option<Session>) -> AuthState {
         AuthState::default().reduce(AuthAction::ConfigLoaded {
-            config: config(),
+            config: Rc::new(config()),
             stored,
             now: 100,
+            renewing: false,
+            logged_out: false,
         })
     }
 
@@ -153,10 +172,42 @@ mod tests {
             (None, state.config())
         );
         let leaving = state.reduce(AuthAction::LogOut {
-            logout_url: "https://t/v2/logout".into(),
+            logout_url: Some("https://t/v2/logout".into()),
         });
         assert_eq!(leaving.session, None);
         assert_eq!(leaving.leaving_to.as_deref(), Some("https://t/v2/logout"));
+        // A provider with no logout: the app's session ends, and the browser stays.
+        let local = state.reduce(AuthAction::LogOut { logout_url: None });
+        assert_eq!((local.session, local.leaving_to), (None, None));
+        assert!(local.logged_out);
+    }
+
+    #[test]
+    fn while_a_session_may_come_back_the_page_checks_instead_of_offering_log_in() {
+        let start = |stored, renewing| {
+            AuthState::default().reduce(AuthAction::ConfigLoaded {
+                config: Rc::new(config()),
+                stored,
+                now: 100,
+                renewing,
+                logged_out: false,
+            })
+        };
+        let checking = start(None, true);
+        assert!(checking.checking);
+        assert!(
+            !start(Some(session(200)), true).checking,
+            "a session is there"
+        );
+        assert!(!start(None, false).checking, "nothing will renew");
+        assert!(
+            !checking.reduce(AuthAction::SessionEnded).checking,
+            "login_required"
+        );
+        assert!(!checking.reduce(AuthAction::RenewalFailed).checking);
+        let renewed = checking.reduce(AuthAction::Renewed(session(900)));
+        assert!(!renewed.checking);
+        assert_eq!(renewed.session, Some(session(900)));
     }
 
     #[test]
@@ -164,7 +215,7 @@ mod tests {
         let renewed = loaded(Some(session(200))).reduce(AuthAction::Renewed(session(900)));
         assert_eq!(renewed.session, Some(session(900)));
         let leaving = loaded(Some(session(200))).reduce(AuthAction::LogOut {
-            logout_url: "https://t/v2/logout".into(),
+            logout_url: Some("https://t/v2/logout".into()),
         });
         assert_eq!(leaving.reduce(AuthAction::Renewed(session(900))), leaving);
     }

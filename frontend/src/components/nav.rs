@@ -3,12 +3,15 @@
 use yew::prelude::*;
 
 use crate::components::login_button::LoginButton;
-use crate::provider::{use_auth, use_logout, use_session};
+use crate::context::{use_auth, use_session};
+use crate::provider::use_logout;
 use crate::route::{Link, Route};
 
 #[component]
 pub fn Nav() -> Html {
-    let ready = use_auth().config().is_some();
+    let auth = use_auth();
+    // No Log In while a session may be coming back (see `AuthState::checking`).
+    let ready = auth.config().is_some() && !auth.checking;
     let logout = use_logout();
     let name = use_session().map(|s| s.profile.display_name().to_owned());
     html! {

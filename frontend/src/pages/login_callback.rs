@@ -7,8 +7,8 @@ use yew::prelude::*;
 use crate::auth::state::AuthAction;
 use crate::browser;
 use crate::components::login_button::LoginButton;
+use crate::context::use_auth;
 use crate::login::finish_login;
-use crate::provider::use_auth;
 use crate::route::{Route, use_navigator};
 
 /// When the app starts on the tenant's answer, and when that answer is verified and kept

@@ -2,14 +2,15 @@
 
 use yew::prelude::*;
 
-use crate::api::{self, Endpoint, Outcome, Problem};
-use crate::auth::state::AuthAction;
+use crate::api::{Endpoint, Outcome};
 use crate::components::problem_view::problem_view;
-use crate::provider::{AuthContext, fresh_session, use_auth, use_session};
+use crate::context::{use_auth, use_session};
+use crate::pages::home::CHECKING;
+use crate::renewal::call_with_session;
 
 /// One call at a time to the API, with the session's access token: its answer, whether one
-/// is under way, and the callback that makes one. A call the API refuses for the session's
-/// sake (expired, refused token) ends the session.
+/// is under way, and the callback that makes one. Whether the session survives the call is
+/// [`call_with_session`]'s to say.
 #[hook]
 fn use_api_call() -> (Option<(Endpoint, Outcome)>, bool, Callback<Endpoint>) {
     let auth = use_auth();
@@ -30,28 +31,10 @@ fn use_api_call() -> (Option<(Endpoint, Outcome)>, bool, Callback<Endpoint>) {
     ((*outcome).clone(), *busy, call)
 }
 
-/// Calls `endpoint`, with a session renewed first if it is about to expire. An expired
-/// session that cannot be renewed is caught here, before the API has to say so.
-async fn call_with_session(auth: &AuthContext, endpoint: Endpoint) -> Outcome {
-    if !endpoint.needs_login() {
-        return api::call(endpoint, None).await;
-    }
-    let Some(session) = fresh_session(auth).await else {
-        auth.dispatch(AuthAction::SessionEnded);
-        return Outcome::Failed(expired());
-    };
-    let result = api::call(endpoint, Some(&session.access_token)).await;
-    if let Outcome::Failed(problem) = &result
-        && problem.offer_login
-    {
-        auth.dispatch(AuthAction::SessionEnded);
-    }
-    result
-}
-
 #[component]
 pub fn PingPage() -> Html {
     let (outcome, busy, call) = use_api_call();
+    let checking = use_auth().checking;
     let logged_out = use_session().is_none();
     let button = |id: &'static str, endpoint: Endpoint, label: &'static str| {
         let disabled = busy || (endpoint.needs_login() && logged_out);
@@ -62,7 +45,9 @@ pub fn PingPage() -> Html {
     html! {
         <section>
             <h1>{ "Make a Call to the Server" }</h1>
-            if logged_out {
+            if checking {
+                <p id="checking" class="muted">{ CHECKING }</p>
+            } else if logged_out {
                 <p id="login-prompt">{ "Log in to call a private (secured) server endpoint." }</p>
             }
             <div class="buttons">
@@ -84,14 +69,5 @@ fn result((endpoint, outcome): (Endpoint, Outcome)) -> Html {
         Outcome::Failed(problem) => html! {
             <div>{ request }{ problem_view(&problem) }</div>
         },
-    }
-}
-
-fn expired() -> Problem {
-    Problem {
-        title: "Your session has expired".into(),
-        detail: "The access token is past its expiry, so it was not sent.".into(),
-        hint: Some("Log in again to get a new access token.".into()),
-        offer_login: true,
     }
 }

@@ -1,11 +1,16 @@
 //! The logged-in user: name, picture, and the tenant's whole `/userinfo` answer.
 
+use shared::Provider;
 use yew::prelude::*;
 
 use crate::auth::urls::userinfo_url;
 use crate::browser;
 use crate::components::login_button::LoginButton;
-use crate::provider::{use_auth, use_session};
+use crate::context::{use_auth, use_session};
+
+/// Auth0 issues one access token for the API and `/userinfo` both; many providers issue it
+/// for the API alone (its `resource`), and their userinfo endpoint refuses it.
+const USERINFO_HINT: &str = "This provider may accept at its userinfo endpoint only access tokens issued for it, and this one is for the API (audience/resource). The name above is from the ID token.";
 
 #[component]
 pub fn ProfilePage() -> Html {
@@ -17,10 +22,10 @@ pub fn ProfilePage() -> Html {
         let config = auth.config().cloned();
         let token = session.as_ref().map(|s| s.access_token.clone());
         use_effect_with(token.clone(), move |_| {
-            if let (Some(config), Some(token)) = (config, token) {
+            let url = config.as_deref().and_then(userinfo_url).map(str::to_owned);
+            if let (Some(url), Some(token)) = (url, token) {
                 wasm_bindgen_futures::spawn_local(async move {
-                    let result =
-                        browser::get_json_pretty(&userinfo_url(&config), Some(&token)).await;
+                    let result = browser::get_json_pretty(&url, Some(&token)).await;
                     userinfo.set(Some(result));
                 });
             }
@@ -35,6 +40,10 @@ pub fn ProfilePage() -> Html {
             </section>
         };
     };
+    let has_userinfo = auth.config().is_some_and(|c| userinfo_url(c).is_some());
+    let openid = auth
+        .config()
+        .is_some_and(|c| c.provider == Provider::OpenId);
     let profile = &session.profile;
     html! {
         <section>
@@ -54,9 +63,17 @@ pub fn ProfilePage() -> Html {
             <h2>{ "/userinfo" }</h2>
             {
                 match &*userinfo {
+                    None if !has_userinfo => html! { <p class="muted">{ "This provider has no userinfo endpoint; the name above is from the ID token." }</p> },
                     None => html! { <p class="muted">{ "Loading…" }</p> },
                     Some(Ok(json)) => html! { <pre id="userinfo">{ json }</pre> },
-                    Some(Err(error)) => html! { <p class="problem" role="alert">{ format!("The profile could not be loaded: {error}") }</p> },
+                    Some(Err(error)) => html! {
+                        <div class="problem" role="alert">
+                            <p id="userinfo-error">{ format!("The profile could not be loaded: {error}") }</p>
+                            if openid {
+                                <p>{ USERINFO_HINT }</p>
+                            }
+                        </div>
+                    },
                 }
             }
         </section>
