@@ -26,6 +26,10 @@ use crate::server::HttpService;
 use crate::telemetry::X_REQUEST_ID;
 use crate::{AppState, routes};
 
+/// A DPoP proof (RFC 9449 §4.1), and the server's nonce (§8).
+const DPOP: HeaderName = HeaderName::from_static(shared::dpop::DPOP_HEADER);
+const DPOP_NONCE: HeaderName = HeaderName::from_static(shared::dpop::NONCE_HEADER);
+
 /// The whole HTTP app: routes, the SPA if there is one, and around them, once, security
 /// headers, CORS and the request timeout. [`crate::serve`] adds the telemetry and marks the
 /// credentials sensitive, outermost.
@@ -50,9 +54,10 @@ pub fn app(state: AppState, settings: &Settings) -> impl HttpService<Body = Body
             allowed.contains(origin)
         }))
         .allow_methods([Method::GET])
-        .allow_headers([AUTHORIZATION, CONTENT_TYPE])
-        // Lets the SPA read the RFC 6750 reason of a 401/403, and the request's id.
-        .expose_headers([WWW_AUTHENTICATE, X_REQUEST_ID])
+        .allow_headers([AUTHORIZATION, CONTENT_TYPE, DPOP])
+        // Lets the SPA read the RFC 6750 reason of a 401/403, the request's id, and the
+        // server's DPoP nonce.
+        .expose_headers([WWW_AUTHENTICATE, X_REQUEST_ID, DPOP_NONCE])
         .max_age(Duration::from_secs(600));
     let router = routes::router(settings.spa_dir.as_deref(), state.login.clone()).with_state(state);
     let hsts = settings.hsts.clone();

@@ -10,9 +10,9 @@ use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use shared::ErrorBody;
-use shared::oauth::{BearerError, Challenge};
+use shared::oauth::{BearerError, Challenge, Scheme};
 
-use crate::auth::{FetchError, TokenRejection};
+use crate::auth::{DpopMode, FetchError, TokenRejection};
 use crate::telemetry::{Refusal, current_request_id};
 
 /// The realm named in `WWW-Authenticate` challenges.
@@ -79,6 +79,51 @@ pub enum ApiError {
     LoginNotReady(Option<FetchError>),
     /// `/auth_config.json` for a provider that cannot serve the configured flow: 500.
     LoginUnsupported(Unsupported),
+    /// A DPoP proof, and the API does not know the URL it is reached at (`PUBLIC_URL`): 500.
+    DpopUnconfigured,
+    /// The DPoP replay cache is full of unexpired proofs: 503 until the oldest expires.
+    ReplayCacheFull(Duration),
+    /// An authentication or authorization refusal with what its challenge must say (see
+    /// [`Challenged`]): the status, code and sentence are the inner error's.
+    Challenged(Box<Challenged>),
+}
+
+/// A refusal as the extractor makes it: which schemes the API takes (the DPoP mode), which
+/// one the client used, and, for `use_dpop_nonce`, the nonce to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenged {
+    pub error: ApiError,
+    pub mode: DpopMode,
+    pub used: Option<Scheme>,
+    pub nonce: Option<HeaderValue>,
+}
+
+impl ApiError {
+    /// This refusal, answered with the challenges of `mode` for a client that used `used`.
+    pub fn challenged(
+        self,
+        mode: DpopMode,
+        used: Option<Scheme>,
+        nonce: Option<HeaderValue>,
+    ) -> Self {
+        match self {
+            ApiError::Challenged(_) => self,
+            error => ApiError::Challenged(Box::new(Challenged {
+                error,
+                mode,
+                used,
+                nonce,
+            })),
+        }
+    }
+
+    /// The refusal itself, whatever its challenges.
+    pub fn inner(&self) -> &ApiError {
+        match self {
+            ApiError::Challenged(challenged) => &challenged.error,
+            error => error,
+        }
+    }
 }
 
 impl From<TokenRejection> for ApiError {
@@ -103,7 +148,11 @@ impl ApiError {
             | ApiError::LoginNotReady(_)
             | ApiError::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound | ApiError::NotConfigured => StatusCode::NOT_FOUND,
-            ApiError::LoginUnsupported(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::LoginUnsupported(_) | ApiError::DpopUnconfigured => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            ApiError::ReplayCacheFull(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Challenged(challenged) => challenged.error.status(),
         }
     }
 
@@ -112,6 +161,7 @@ impl ApiError {
         match self {
             ApiError::Credentials(error) if !error.is_missing_credentials() => "invalid_request",
             ApiError::Credentials(_) | ApiError::TokenInQuery => "missing_token",
+            ApiError::InvalidToken(TokenRejection::Proof(error)) => error.error_code(),
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::KeysUnavailable(_)
@@ -119,40 +169,71 @@ impl ApiError {
             | ApiError::RequestTimeout => "temporarily_unavailable",
             ApiError::NotReady(_) | ApiError::LoginNotReady(_) => "not_ready",
             ApiError::NotFound => "not_found",
-            ApiError::NotConfigured | ApiError::LoginUnsupported(_) => "not_configured",
+            ApiError::NotConfigured
+            | ApiError::LoginUnsupported(_)
+            | ApiError::DpopUnconfigured => "not_configured",
+            ApiError::ReplayCacheFull(_) => "temporarily_unavailable",
+            ApiError::Challenged(challenged) => challenged.error.code(),
         }
     }
 
-    /// The `WWW-Authenticate` challenge: with an error code only when bearer credentials came
-    /// and were refused (RFC 6750 §3.1).
+    /// The `WWW-Authenticate` challenges: one per scheme the API takes (`Bearer`, `DPoP`
+    /// with `algs`), the one the client used carrying the error code — only when credentials
+    /// came and were refused (RFC 6750 §3.1, RFC 9449 §7.1). Without a [`Challenged`]
+    /// context, a Bearer challenge, as an API without DPoP answers.
     pub fn challenge(&self, description: &str) -> Option<String> {
-        let bare = Challenge {
-            realm: Some(REALM),
-            ..Challenge::default()
+        match self {
+            ApiError::Challenged(c) => c.error.challenges(description, c.mode, c.used),
+            error => error.challenges(description, DpopMode::Disabled, Some(Scheme::Bearer)),
+        }
+    }
+
+    fn challenges(
+        &self,
+        description: &str,
+        mode: DpopMode,
+        used: Option<Scheme>,
+    ) -> Option<String> {
+        let (refused, scope) = match self {
+            ApiError::Credentials(error) if error.is_missing_credentials() => (false, None),
+            ApiError::TokenInQuery => (false, None),
+            ApiError::Credentials(_) | ApiError::InvalidToken(_) => (true, None),
+            ApiError::InsufficientScope(scope) => (true, Some(*scope)),
+            _ => return None,
         };
-        let refused = Challenge {
-            error: Some(self.code()),
-            description: Some(description),
-            ..bare
+        // The scheme the refusal is about: the one used, or the one the mode points to.
+        let about = match self {
+            ApiError::InvalidToken(TokenRejection::DpopRequired) => Scheme::DPoP,
+            ApiError::InvalidToken(TokenRejection::DpopDisabled) => Scheme::Bearer,
+            _ => used.unwrap_or(match mode {
+                DpopMode::Required => Scheme::DPoP,
+                _ => Scheme::Bearer,
+            }),
         };
-        let challenge = match self {
-            ApiError::Credentials(error) if error.is_missing_credentials() => bare,
-            ApiError::TokenInQuery => bare,
-            ApiError::Credentials(_) | ApiError::InvalidToken(_) => refused,
-            ApiError::InsufficientScope(scope) => Challenge {
-                scope: Some(scope),
-                ..refused
-            },
-            ApiError::KeysUnavailable(_)
-            | ApiError::KeyNotFetchableYet(_)
-            | ApiError::NotReady(_)
-            | ApiError::LoginNotReady(_)
-            | ApiError::LoginUnsupported(_)
-            | ApiError::RequestTimeout
-            | ApiError::NotFound
-            | ApiError::NotConfigured => return None,
+        let challenge = |scheme: Scheme| {
+            let with_error = refused && scheme == about;
+            Challenge {
+                scheme,
+                realm: Some(REALM),
+                error: with_error.then(|| self.code()),
+                description: with_error.then_some(description),
+                scope: scope.filter(|_| with_error),
+                algs: (scheme == Scheme::DPoP).then_some(shared::dpop::ALGS),
+            }
+            .to_string()
         };
-        Some(challenge.to_string())
+        let schemes: &[Scheme] = match mode {
+            DpopMode::Disabled => &[Scheme::Bearer],
+            DpopMode::Allowed => &[Scheme::Bearer, Scheme::DPoP],
+            DpopMode::Required => &[Scheme::DPoP],
+        };
+        Some(
+            schemes
+                .iter()
+                .map(|s| challenge(*s))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
     }
 
     /// A stable name for why the request was refused, for the access log and `/metrics`: the
@@ -167,6 +248,9 @@ impl ApiError {
             ApiError::LoginNotReady(_) => "login_not_ready",
             ApiError::LoginUnsupported(_) => "login_unsupported",
             ApiError::RequestTimeout => "request_timeout",
+            ApiError::DpopUnconfigured => "dpop_unconfigured",
+            ApiError::ReplayCacheFull(_) => "dpop_replay_cache_full",
+            ApiError::Challenged(challenged) => challenged.error.reason(),
             other => other.code(),
         }
     }
@@ -220,6 +304,15 @@ impl fmt::Display for ApiError {
                 "The login settings are not ready: the provider could not be read ({cause}). Try again shortly."
             ),
             ApiError::LoginUnsupported(unsupported) => write!(f, "{unsupported}."),
+            ApiError::DpopUnconfigured => f.write_str(
+                "This API cannot check DPoP proofs: it does not know the URL it is reached at. Its operator must set PUBLIC_URL, e.g. PUBLIC_URL=https://api.example.com.",
+            ),
+            ApiError::ReplayCacheFull(wait) => write!(
+                f,
+                "The API has taken as many DPoP proofs as it can remember; new ones are refused for {} s rather than let an old one be replayed. Try again then.",
+                retry_after_secs(*wait)
+            ),
+            ApiError::Challenged(challenged) => challenged.error.fmt(f),
         }
     }
 }
@@ -243,6 +336,11 @@ impl IntoResponse for ApiError {
         if let Some(wait) = self.retry_after() {
             headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(wait)));
         }
+        if let ApiError::Challenged(challenged) = &self
+            && let Some(nonce) = &challenged.nonce
+        {
+            headers.insert(shared::dpop::NONCE_HEADER, nonce.clone());
+        }
         response
     }
 }
@@ -254,7 +352,8 @@ impl ApiError {
             ApiError::KeysUnavailable(_)
             | ApiError::RequestTimeout
             | ApiError::LoginNotReady(_) => Some(KEYS_RETRY_AFTER),
-            ApiError::KeyNotFetchableYet(wait) => Some(*wait),
+            ApiError::KeyNotFetchableYet(wait) | ApiError::ReplayCacheFull(wait) => Some(*wait),
+            ApiError::Challenged(challenged) => challenged.error.retry_after(),
             _ => None,
         }
     }
@@ -268,8 +367,9 @@ fn retry_after_secs(wait: Duration) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use shared::dpop::ProofError;
 
     fn answer(error: ApiError) -> (StatusCode, Option<String>) {
         let response = error.into_response();
@@ -338,6 +438,114 @@ mod tests {
         assert_eq!(answer(ApiError::NotFound), (StatusCode::NOT_FOUND, None));
         assert_eq!(ApiError::NotConfigured.code(), "not_configured");
     }
+
+    /// Every [`ProofError`], for the tests that must cover them all.
+    pub(crate) fn every_proof_error() -> impl Iterator<Item = ProofError> {
+        [
+            ProofError::Missing,
+            ProofError::Several,
+            ProofError::NotAJws,
+            ProofError::BadHeader,
+            ProofError::WrongType(None),
+            ProofError::Algorithm(None),
+            ProofError::NoKey,
+            ProofError::PrivateKey,
+            ProofError::BadKey,
+            ProofError::BadSignature,
+            ProofError::BadClaims,
+            ProofError::Method {
+                got: "POST".into(),
+                expected: "GET".into(),
+            },
+            ProofError::Uri {
+                got: "a".into(),
+                expected: "b".into(),
+            },
+            ProofError::TooOld,
+            ProofError::FromTheFuture,
+            ProofError::NoAth,
+            ProofError::WrongAth,
+            ProofError::Replayed,
+            ProofError::KeyMismatch,
+            ProofError::NonceRequired,
+            ProofError::StaleNonce,
+        ]
+        .into_iter()
+    }
+
+    fn challenge_of(error: ApiError, mode: DpopMode, used: Option<Scheme>) -> String {
+        let response = error.challenged(mode, used, None).into_response();
+        response.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn the_dpop_mode_says_which_challenges_and_the_scheme_used_carries_the_error() {
+        let missing = || ApiError::Credentials(BearerError::Missing);
+        let algs = "algs=\"ES256 EdDSA PS256 RS256\"";
+        assert_eq!(
+            challenge_of(missing(), DpopMode::Allowed, None),
+            format!("Bearer realm=\"api\", DPoP realm=\"api\", {algs}")
+        );
+        assert_eq!(
+            challenge_of(missing(), DpopMode::Required, None),
+            format!("DPoP realm=\"api\", {algs}")
+        );
+        assert_eq!(
+            challenge_of(missing(), DpopMode::Disabled, None),
+            "Bearer realm=\"api\""
+        );
+        // A refused DPoP proof: the error on the DPoP challenge, the Bearer one bare.
+        let proof = ApiError::InvalidToken(TokenRejection::Proof(ProofError::Replayed));
+        let header = challenge_of(proof.clone(), DpopMode::Allowed, Some(Scheme::DPoP));
+        assert!(
+            header.starts_with(
+                "Bearer realm=\"api\", DPoP realm=\"api\", error=\"invalid_dpop_proof\""
+            ),
+            "{header}"
+        );
+        assert!(header.ends_with(algs), "{header}");
+        assert_eq!(proof.code(), "invalid_dpop_proof");
+        let nonce = ApiError::InvalidToken(TokenRejection::Proof(ProofError::NonceRequired));
+        assert_eq!(nonce.code(), "use_dpop_nonce");
+        // A bearer token to a DPoP-only API: the DPoP challenge says why.
+        let required = ApiError::InvalidToken(TokenRejection::DpopRequired);
+        let header = challenge_of(required, DpopMode::Required, Some(Scheme::Bearer));
+        assert!(
+            header.starts_with("DPoP realm=\"api\", error=\"invalid_token\""),
+            "{header}"
+        );
+        // And insufficient scope with a DPoP token.
+        let scope = ApiError::InsufficientScope("read:messages");
+        let header = challenge_of(scope, DpopMode::Allowed, Some(Scheme::DPoP));
+        assert!(
+            header.contains("DPoP realm=\"api\", error=\"insufficient_scope\""),
+            "{header}"
+        );
+        assert!(header.starts_with("Bearer realm=\"api\", DPoP"), "{header}");
+    }
+
+    #[test]
+    fn a_nonce_refusal_hands_out_the_nonce_and_a_full_replay_cache_says_when() {
+        let error = ApiError::InvalidToken(TokenRejection::Proof(ProofError::StaleNonce))
+            .challenged(
+                DpopMode::Allowed,
+                Some(Scheme::DPoP),
+                Some(HeaderValue::from_static("n-1")),
+            );
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()["dpop-nonce"], "n-1");
+        let full = ApiError::ReplayCacheFull(Duration::from_secs(9)).into_response();
+        assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(full.headers()[RETRY_AFTER], "9");
+        assert_eq!(
+            ApiError::DpopUnconfigured.status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 }
 
 /// Every sentence the API can answer with, pinned in one place: a rewording changes this list
@@ -346,6 +554,7 @@ mod tests {
 mod golden {
     use super::*;
     use TokenRejection::*;
+    use shared::dpop::ProofError;
 
     #[test]
     fn every_refusal_reads_as_written() {
@@ -535,6 +744,38 @@ mod golden {
             (
                 ApiError::LoginUnsupported(Unsupported::NoImplicit),
                 "The provider does not answer the implicit flow (no \"token id_token\" in response_types_supported): set SPA_LOGIN_FLOW=code.",
+            ),
+            (
+                BoundAsBearer.into(),
+                "This access token is bound to a key (DPoP, cnf.jkt), so it is not taken as a bearer token: send it as Authorization: DPoP <token>, with a DPoP proof made with that key.",
+            ),
+            (
+                NotBound.into(),
+                "This access token is not bound to a key (no cnf.jkt), so it cannot be sent as DPoP: send it as Authorization: Bearer <token>, or get a DPoP-bound token by sending a DPoP proof to the token endpoint.",
+            ),
+            (
+                ProofWithBearer.into(),
+                "A DPoP proof came with a bearer token: send the DPoP-bound token as Authorization: DPoP <token>, or a bearer token without a DPoP header.",
+            ),
+            (
+                DpopRequired.into(),
+                "This API takes DPoP-bound tokens only (DPOP=required): get a token with a DPoP proof at the token endpoint and send it as Authorization: DPoP <token> with a proof.",
+            ),
+            (
+                DpopDisabled.into(),
+                "This API does not take DPoP tokens (DPOP=disabled): send a bearer token as Authorization: Bearer <token>.",
+            ),
+            (
+                Proof(ProofError::Replayed).into(),
+                "This DPoP proof was used before (same jti): make a fresh proof for each request.",
+            ),
+            (
+                ApiError::DpopUnconfigured,
+                "This API cannot check DPoP proofs: it does not know the URL it is reached at. Its operator must set PUBLIC_URL, e.g. PUBLIC_URL=https://api.example.com.",
+            ),
+            (
+                ApiError::ReplayCacheFull(Duration::from_millis(1500)),
+                "The API has taken as many DPoP proofs as it can remember; new ones are refused for 2 s rather than let an old one be replayed. Try again then.",
             ),
         ];
         for (error, sentence) in cases {

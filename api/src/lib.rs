@@ -39,7 +39,7 @@ pub use routes::PERMISSIONS_POLICY;
 pub use server::ServerLimits;
 pub use telemetry::X_REQUEST_ID;
 
-use crate::auth::{JwksCache, TokenValidator};
+use crate::auth::{DpopChecker, JwksCache, TokenValidator, loopback_urls};
 use crate::config::Settings;
 use crate::login::Login;
 use crate::metrics::Metrics;
@@ -52,10 +52,13 @@ pub struct AppState {
     pub validator: Arc<TokenValidator>,
     /// The SPA's login settings, and the CSP of its pages.
     pub login: Arc<Login>,
+    /// Checks DPoP proofs; the extractor finds it here too.
+    pub dpop: Arc<DpopChecker>,
 }
 
 impl AppState {
-    pub fn new(settings: &Settings) -> Self {
+    /// The state for `settings`, for an API reached at `public_urls` (for DPoP's `htu`).
+    pub fn new(settings: &Settings, public_urls: Vec<String>) -> Self {
         let jwks = JwksCache::new(settings.jwks.clone());
         let login = Login::new(settings, jwks.clone());
         let validator = TokenValidator::new(
@@ -66,6 +69,27 @@ impl AppState {
         Self {
             validator: Arc::new(validator),
             login: Arc::new(login),
+            dpop: Arc::new(DpopChecker::new(settings.dpop.clone(), public_urls)),
+        }
+    }
+}
+
+/// Where clients reach the API served on `listener`: `PUBLIC_URL`, or, for an API on
+/// loopback, its own address and the dev SPA's; else none, and DPoP proofs are refused with
+/// a sentence that says to set `PUBLIC_URL`.
+fn public_urls(settings: &Settings, listener: &TcpListener) -> Vec<String> {
+    if let Some(urls) = &settings.dpop.public_urls {
+        return urls.clone();
+    }
+    match listener.local_addr() {
+        Ok(addr) if addr.ip().is_loopback() => loopback_urls(addr.port()),
+        _ => {
+            if settings.dpop.mode != auth::DpopMode::Disabled {
+                tracing::warn!(
+                    "PUBLIC_URL is not set: DPoP proofs cannot be checked and are refused; set it to the URL clients reach the API at"
+                );
+            }
+            Vec::new()
         }
     }
 }
@@ -89,7 +113,7 @@ pub async fn serve_with_metrics(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState::new(&settings);
+    let state = AppState::new(&settings, public_urls(&settings, &listener));
     state.validator.jwks().warm_up();
     let metrics = metrics.map(|listener| {
         let metrics = Arc::new(Metrics::new(state.validator.clone()));
@@ -105,5 +129,11 @@ pub async fn serve_with_metrics(
 impl FromRef<AppState> for Arc<TokenValidator> {
     fn from_ref(state: &AppState) -> Self {
         state.validator.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<DpopChecker> {
+    fn from_ref(state: &AppState) -> Self {
+        state.dpop.clone()
     }
 }

@@ -31,6 +31,7 @@ struct Base {
     session_storage: shared::SessionStorage,
     login_flow: LoginFlow,
     refresh_tokens: bool,
+    dpop: bool,
 }
 
 impl Base {
@@ -47,6 +48,7 @@ impl Base {
             session_storage: self.session_storage,
             login_flow: self.login_flow,
             refresh_tokens: self.refresh_tokens,
+            dpop: self.dpop,
         }
     }
 
@@ -59,6 +61,7 @@ impl Base {
             userinfo: Some(at("userinfo")),
             jwks: at(".well-known/jwks.json"),
             logout: Some(at("v2/logout")),
+            revocation: Some(at("oauth/revoke")),
         };
         self.with(Provider::Auth0, endpoints, true)
     }
@@ -84,6 +87,7 @@ impl Base {
             userinfo: metadata.userinfo_endpoint.clone(),
             jwks: metadata.jwks_uri.clone(),
             logout: metadata.end_session_endpoint.clone(),
+            revocation: metadata.revocation_endpoint.clone(),
         };
         Ok(self.with(Provider::OpenId, endpoints, metadata.supports_web_message()))
     }
@@ -116,6 +120,7 @@ impl Login {
             session_storage: settings.session_storage,
             login_flow: settings.login_flow,
             refresh_tokens: settings.refresh_tokens,
+            dpop: settings.spa_dpop,
         });
         let provider = settings.provider();
         let auth0 = base
@@ -196,6 +201,7 @@ pub fn content_security_policy(config: &AuthConfig) -> String {
     let mut connect: Vec<String> = [
         Some(&endpoints.token),
         endpoints.userinfo.as_ref(),
+        endpoints.revocation.as_ref(),
         Some(&endpoints.jwks),
     ]
     .into_iter()
@@ -263,6 +269,7 @@ mod tests {
             session_storage: Default::default(),
             login_flow: flow,
             refresh_tokens,
+            dpop: false,
         }
     }
 

@@ -78,7 +78,7 @@ const STATUSES: [u16; 15] = [
 ];
 
 /// Every refusal reason ([`crate::ApiError::reason`]); a test keeps the list whole.
-const REASONS: [&str; 37] = [
+const REASONS: [&str; 65] = [
     "opaque",
     "encrypted",
     "malformed_header",
@@ -115,6 +115,34 @@ const REASONS: [&str; 37] = [
     "login_not_ready",
     "login_unsupported",
     "invalid_request",
+    "dpop_missing",
+    "dpop_several",
+    "dpop_not_a_jws",
+    "dpop_bad_header",
+    "dpop_wrong_type",
+    "dpop_algorithm",
+    "dpop_no_key",
+    "dpop_private_key",
+    "dpop_bad_key",
+    "dpop_bad_signature",
+    "dpop_bad_claims",
+    "dpop_method",
+    "dpop_uri",
+    "dpop_too_old",
+    "dpop_from_the_future",
+    "dpop_no_ath",
+    "dpop_wrong_ath",
+    "dpop_replayed",
+    "dpop_key_mismatch",
+    "dpop_nonce_required",
+    "dpop_stale_nonce",
+    "bound_as_bearer",
+    "not_bound",
+    "proof_with_bearer",
+    "dpop_required",
+    "dpop_disabled",
+    "dpop_unconfigured",
+    "dpop_replay_cache_full",
     "other",
 ];
 
@@ -433,7 +461,14 @@ mod tests {
                 got: "g".into(),
                 expected: "e".into(),
             },
-        ];
+            BoundAsBearer,
+            NotBound,
+            ProofWithBearer,
+            DpopRequired,
+            DpopDisabled,
+        ]
+        .into_iter()
+        .chain(crate::error::tests::every_proof_error().map(Proof));
         let bearer = [
             BearerError::Missing,
             BearerError::OtherScheme,
@@ -457,6 +492,9 @@ mod tests {
                 ApiError::NotConfigured,
                 ApiError::LoginNotReady(None),
                 ApiError::LoginUnsupported(crate::error::Unsupported::NoS256),
+                ApiError::DpopUnconfigured,
+                ApiError::ReplayCacheFull(Duration::from_secs(1)),
+                ApiError::NotFound.challenged(crate::auth::DpopMode::Allowed, None, None),
             ]);
         for error in errors {
             let reason = error.reason();

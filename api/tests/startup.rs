@@ -38,6 +38,12 @@ fn api(dir: &PathBuf) -> Command {
         "LOG_FORMAT",
         "METRICS_ADDR",
         "RUST_LOG",
+        "DPOP",
+        "PUBLIC_URL",
+        "DPOP_PROOF_MAX_AGE",
+        "DPOP_REPLAY_CACHE_SIZE",
+        "DPOP_NONCE",
+        "SPA_DPOP",
     ] {
         command.env_remove(var);
     }

@@ -232,6 +232,7 @@ fn complete(tenant: &DevTenant, request: &AuthorizationRequest, user: &User) -> 
             audience: request.audience.clone(),
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),
+            dpop_jkt: request.dpop_jkt.clone(),
         });
         params.push(("code", code));
     }
@@ -244,7 +245,7 @@ fn complete(tenant: &DevTenant, request: &AuthorizationRequest, user: &User) -> 
     let access_token = request
         .response_type
         .token
-        .then(|| issue::access_token(tenant, &subject, &scopes, audience, lifetime));
+        .then(|| issue::access_token(tenant, &subject, &scopes, audience, lifetime, None));
     if let Some(token) = &access_token {
         params.push(("access_token", token.clone()));
         params.push(("scope", scopes.join(" ")));

@@ -31,6 +31,10 @@ pub struct TenantSection {
     /// Where the JWKS is served: Auth0's `/.well-known/jwks.json` unless set (discovery's
     /// `jwks_uri` follows), to play a provider that keeps its keys elsewhere.
     pub jwks_path: Option<String>,
+    /// DPoP: every proof at the token endpoint must carry the tenant's nonce
+    /// (`use_dpop_nonce`), as an Auth0 tenant can require.
+    #[serde(default)]
+    pub dpop_nonce: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

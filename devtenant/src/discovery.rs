@@ -34,6 +34,7 @@ async fn openid_configuration(State(tenant): State<DevTenant>) -> Json<Value> {
         "issuer": issuer,
         "authorization_endpoint": tenant.endpoint("authorize"),
         "token_endpoint": tenant.endpoint("oauth/token"),
+        "revocation_endpoint": tenant.endpoint("oauth/revoke"),
         "userinfo_endpoint": tenant.endpoint("userinfo"),
         "jwks_uri": tenant.endpoint(tenant.config().jwks_path()),
         // As Auth0's: RP-Initiated Logout at /oidc/logout (its own /v2/logout stays too).
@@ -46,6 +47,7 @@ async fn openid_configuration(State(tenant): State<DevTenant>) -> Json<Value> {
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": shared::dpop::ALGORITHMS,
         "claims_supported": ["aud", "auth_time", "email", "email_verified", "exp", "iat", "iss", "name", "nickname", "nonce", "picture", "sub", "updated_at"],
         "request_uri_parameter_supported": false,
     }))

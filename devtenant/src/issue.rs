@@ -53,13 +53,15 @@ pub fn granted_scopes(
 }
 
 /// An access token: a signed JWT for the API when an audience was asked, otherwise an opaque
-/// token good only for `/userinfo` — as Auth0 does, and the trap people fall into.
+/// token good only for `/userinfo` — as Auth0 does, and the trap people fall into. Bound to
+/// the DPoP key `jkt` (`cnf.jkt`, RFC 9449 §6.1) when the request came with a proof.
 pub fn access_token(
     tenant: &DevTenant,
     subject: &Subject<'_>,
     scopes: &[String],
     audience: Option<&str>,
     lifetime: u64,
+    jkt: Option<&str>,
 ) -> String {
     let Some(audience) = audience else {
         let grant = Grant {
@@ -67,6 +69,7 @@ pub fn access_token(
             user_id: subject.user.map(User::user_id).unwrap_or_default(),
             scopes: scopes.to_vec(),
             audience: None,
+            jkt: jkt.map(str::to_owned),
         };
         return tenant
             .store()
@@ -98,6 +101,9 @@ pub fn access_token(
     claims.insert("exp".into(), json!(iat + lifetime));
     claims.insert("scope".into(), json!(scopes.join(" ")));
     claims.insert("azp".into(), json!(subject.client_id));
+    if let Some(jkt) = jkt {
+        claims.insert("cnf".into(), json!({ "jkt": jkt }));
+    }
     if let Some(user) = subject.user
         && config.api.rbac
         && config.api.permissions_in_token
@@ -137,14 +143,16 @@ pub fn id_token(
     tenant.signing_key().sign(&Value::Object(claims))
 }
 
-/// What the token endpoint answers a user's grant through `app`: the access token and, with
-/// `openid`, the ID token. The refresh token is the caller's to add.
+/// What the token endpoint answers a user's grant through `app`: the access token (bound to
+/// `jkt` with DPoP: `token_type` `DPoP`) and, with `openid`, the ID token. The refresh token
+/// is the caller's to add.
 pub fn user_tokens(
     tenant: &DevTenant,
     app: &Application,
     user: &User,
     grant: &Grant,
     nonce: Option<&str>,
+    jkt: Option<&str>,
 ) -> TokenResponse {
     let lifetime = tenant.config().api.token_lifetime_secs;
     let subject = Subject {
@@ -158,6 +166,7 @@ pub fn user_tokens(
         scopes,
         grant.audience.as_deref(),
         lifetime,
+        jkt,
     );
     let id = scopes
         .iter()
@@ -169,7 +178,15 @@ pub fn user_tokens(
         refresh_token: None,
         scope: Some(scopes.join(" ")),
         expires_in: lifetime,
-        token_type: "Bearer".into(),
+        token_type: token_type(jkt).into(),
+    }
+}
+
+/// `DPoP` for a token bound to a key, else `Bearer` (RFC 9449 §5).
+pub fn token_type(jkt: Option<&str>) -> &'static str {
+    match jkt {
+        Some(_) => "DPoP",
+        None => "Bearer",
     }
 }
 

@@ -2,7 +2,8 @@
 //! quickstart touches, so the app runs and is tested with no account and no network.
 //!
 //! Endpoints, at the issuer's root as on Auth0: `/authorize` (with a login page),
-//! `/oauth/token`, `/userinfo`, `/v2/logout`, `/.well-known/jwks.json` and
+//! `/oauth/token` (with DPoP), `/oauth/revoke`, `/userinfo`, `/v2/logout` and `/oidc/logout`,
+//! `/.well-known/jwks.json` and
 //! `/.well-known/openid-configuration`. Tests start it in-process with [`DevTenant::spawn`] on
 //! 127.0.0.1 port 0 and use it as the token issuer and JWKS, with key rotation and fault
 //! switches for the JWKS ([`JwksBehaviour`]).
@@ -14,20 +15,23 @@
 //! - `request`: `/authorize`'s parameters checked into a request, apart from HTTP;
 //! - `store`: what the tenant remembers (sessions, logins, codes, tokens), bounded;
 //! - `issue`: what tokens say and which scopes a user gets;
-//! - the endpoints: `authorize` (with `cookies` and `pages`), `token`, `userinfo`, `logout`,
-//!   `discovery`;
+//! - `dpop`: DPoP proofs at the token endpoint and `/userinfo`, and the tenant's nonce;
+//! - the endpoints: `authorize` (with `cookies` and `pages`), `token`, `revoke`, `userinfo`,
+//!   `logout`, `discovery`;
 //! - `server`: the router and the ways to run it.
 
 mod authorize;
 mod config;
 mod cookies;
 mod discovery;
+mod dpop;
 mod faults;
 mod issue;
 mod keys;
 mod logout;
 mod pages;
 mod request;
+mod revoke;
 mod server;
 mod store;
 mod tenant;

@@ -55,6 +55,8 @@ pub struct AuthorizeParams {
     pub prompt: Option<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code will be exchanged with.
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthorizeParams {
@@ -73,6 +75,7 @@ impl AuthorizeParams {
             prompt: take("prompt"),
             code_challenge: take("code_challenge"),
             code_challenge_method: take("code_challenge_method"),
+            dpop_jkt: take("dpop_jkt"),
         })
     }
 
@@ -138,6 +141,8 @@ pub struct AuthorizationRequest {
     pub audience: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
+    /// The DPoP key the code must be exchanged with (`dpop_jkt`), code flow only.
+    pub dpop_jkt: Option<String>,
     /// `prompt=none`: answer without any page, or `login_required`.
     pub silent: bool,
     /// `prompt=login`: show the login form whatever the session.
@@ -158,6 +163,8 @@ pub enum AuthorizeError {
     PkceRequired,
     UnsupportedChallengeMethod(String),
     MalformedChallenge,
+    /// `dpop_jkt` is not a SHA-256 thumbprint (43 base64url characters).
+    MalformedDpopJkt,
     UnknownAudience(String),
     UnsupportedPrompt,
     TooLong(&'static str),
@@ -211,6 +218,9 @@ impl fmt::Display for AuthorizeError {
             }
             AuthorizeError::MalformedChallenge => {
                 f.write_str("code_challenge is not a base64url SHA-256 hash")
+            }
+            AuthorizeError::MalformedDpopJkt => {
+                f.write_str("dpop_jkt is not a base64url SHA-256 JWK thumbprint")
             }
             AuthorizeError::UnknownAudience(audience) => {
                 write!(f, "Service not found: {audience}")
@@ -293,6 +303,10 @@ impl AuthorizationRequest {
             audience: check_audience(config, AuthorizeParams::get(&params.audience))?,
             nonce,
             code_challenge,
+            dpop_jkt: match response_type.code {
+                true => check_dpop_jkt(params)?,
+                false => None,
+            },
             silent,
             force_login,
         })
@@ -358,6 +372,15 @@ fn check_pkce(params: &AuthorizeParams) -> Result<String, AuthorizeError> {
         return Err(AuthorizeError::MalformedChallenge);
     }
     Ok(challenge.to_owned())
+}
+
+/// RFC 9449 §10: `dpop_jkt`, when sent, is a SHA-256 thumbprint, base64url.
+fn check_dpop_jkt(params: &AuthorizeParams) -> Result<Option<String>, AuthorizeError> {
+    match AuthorizeParams::get(&params.dpop_jkt) {
+        None => Ok(None),
+        Some(jkt) if is_s256_challenge(jkt) => Ok(Some(jkt.to_owned())),
+        Some(_) => Err(AuthorizeError::MalformedDpopJkt),
+    }
 }
 
 /// An audience must be the API this tenant defines.

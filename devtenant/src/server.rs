@@ -14,7 +14,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::config::TenantConfig;
 use crate::keys::{KeyRing, SigningKey};
 use crate::tenant::DevTenant;
-use crate::{authorize, discovery, logout, pages, token, userinfo};
+use crate::{authorize, discovery, logout, pages, revoke, token, userinfo};
 
 /// A tenant serving on loopback, as tests start it.
 pub struct RunningTenant {
@@ -87,7 +87,10 @@ impl DevTenant {
                 AUTHORIZATION,
                 CONTENT_TYPE,
                 HeaderName::from_static("auth0-client"),
-            ]);
+                HeaderName::from_static(shared::dpop::DPOP_HEADER),
+            ])
+            // The DPoP nonce must be readable by the app that is asked to use it.
+            .expose_headers([HeaderName::from_static(shared::dpop::NONCE_HEADER)]);
         let header = |name, value| {
             SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
         };
@@ -95,6 +98,7 @@ impl DevTenant {
             .merge(discovery::router(self.config().jwks_path()))
             .merge(authorize::router())
             .merge(token::router())
+            .merge(revoke::router())
             .merge(userinfo::router())
             .merge(logout::router())
             .merge(pages::router())

@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::keys::random_token;
+use crate::keys::{random_token, same_secret};
 use crate::request::AuthorizationRequest;
 
 /// The most entries of one kind: far more than a development tenant sees, small enough
@@ -52,31 +52,46 @@ pub struct CodeGrant {
     pub audience: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
+    /// RFC 9449 §10: the code is exchanged only with a DPoP proof of this key.
+    pub dpop_jkt: Option<String>,
 }
 
 /// What a refresh token or an opaque access token stands for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub client_id: String,
     pub user_id: String,
     pub scopes: Vec<String>,
     pub audience: Option<String>,
+    /// An opaque access token's DPoP binding (a refresh token's is its family's).
+    pub jkt: Option<String>,
 }
 
-/// A refresh token's grant and the family of rotations it belongs to (RFC 9700 §4.14.2).
+/// A family of refresh tokens (RFC 9700 §4.14.2): one grant, rotated at every use. Its
+/// tokens read `{family}.{generation}.{secret}`; only the current generation's secret is
+/// live, and a token of an earlier generation is a reuse. So reuse is told from the family
+/// alone, with no record of spent tokens that could be pushed out: a family that is evicted
+/// or revoked takes every one of its tokens with it (it fails closed).
 #[derive(Debug, Clone)]
-pub struct RefreshGrant {
-    pub grant: Grant,
-    pub family: String,
+struct Family {
+    grant: Grant,
+    generation: u64,
+    secret: String,
+    /// DPoP: the key a public client's refresh tokens are bound to (RFC 9449 §5).
+    jkt: Option<String>,
 }
 
 /// What using a refresh token did.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Refresh {
-    /// A live token, now spent: its grant, and the token that replaces it.
-    Rotated(Grant, String),
+    /// A live token, now spent: its grant, the key it is bound to, and the token that
+    /// replaces it.
+    Rotated(Grant, Option<String>, String),
     /// A token already spent: its whole family is now revoked.
     Reused,
+    /// A live token bound to another DPoP key than the proof's (or sent without a proof):
+    /// refused, and left live.
+    WrongKey,
     /// Unknown, expired, revoked, or another client's (then left untouched).
     Invalid,
 }
@@ -166,18 +181,27 @@ pub struct Store {
     logins: Mutex<Expiring<LoginTransaction>>,
     codes: Mutex<Expiring<CodeGrant>>,
     refresh: Mutex<RefreshTokens>,
+    proofs: Mutex<Expiring<()>>,
     /// Each with its own deadline, within the kind's longest lifetime.
     opaque_tokens: Mutex<Expiring<(Grant, Instant)>>,
 }
 
-/// Refresh tokens with rotation and reuse detection: the live token of each family, and the
-/// spent ones, which name their family.
+/// Refresh tokens with rotation and reuse detection, by family.
 struct RefreshTokens {
-    live: Expiring<RefreshGrant>,
-    spent: Expiring<String>,
-    /// Each family's live token.
-    families: Expiring<String>,
+    families: Expiring<Family>,
 }
+
+/// A refresh token's parts: its family, its generation, its secret.
+fn parse_refresh_token(token: &str) -> Option<(&str, u64, &str)> {
+    let mut parts = token.splitn(3, '.');
+    let family = parts.next()?;
+    let generation = parts.next()?.parse().ok()?;
+    Some((family, generation, parts.next()?))
+}
+
+/// Proofs of possession already taken (DPoP `jti`s, per key), each for the time its `iat`
+/// could still let it in.
+pub const PROOF_LIFETIME: Duration = Duration::from_secs(70);
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section here is a few map operations that cannot leave the data half
@@ -192,10 +216,9 @@ impl Default for Store {
             logins: Mutex::new(Expiring::new(LOGIN_LIFETIME)),
             codes: Mutex::new(Expiring::new(CODE_LIFETIME)),
             refresh: Mutex::new(RefreshTokens {
-                live: Expiring::new(REFRESH_LIFETIME),
-                spent: Expiring::new(REFRESH_LIFETIME),
                 families: Expiring::new(REFRESH_LIFETIME),
             }),
+            proofs: Mutex::new(Expiring::new(PROOF_LIFETIME)),
             opaque_tokens: Mutex::new(Expiring::new(MAX_OPAQUE_LIFETIME)),
         }
     }
@@ -266,37 +289,84 @@ impl Store {
         lock(&self.codes).take(code)
     }
 
-    /// A refresh token starting a new family of rotations.
-    pub fn create_refresh_token(&self, grant: Grant) -> String {
-        let mut refresh = lock(&self.refresh);
-        refresh.issue(grant, random_token(16))
+    /// A refresh token starting a new family of rotations, bound to the DPoP key `jkt` when
+    /// given.
+    pub fn create_refresh_token(&self, grant: Grant, jkt: Option<String>) -> String {
+        let family = Family {
+            grant,
+            generation: 0,
+            secret: random_token(24),
+            jkt,
+        };
+        let id = random_token(16);
+        let token = format!("{id}.0.{}", family.secret);
+        lock(&self.refresh).families.insert(id, family);
+        token
     }
 
-    /// Uses a refresh token: rotated if it is live and `client_id`'s; its whole family revoked
-    /// if it was spent already (RFC 9700 §4.14.2, as Auth0's rotation does).
-    pub fn refresh(&self, token: &str, client_id: &str) -> Refresh {
-        let mut refresh = lock(&self.refresh);
-        if let Some(family) = refresh.spent.take(token) {
-            if let Some(live) = refresh.families.take(&family) {
-                refresh.live.take(&live);
-            }
-            return Refresh::Reused;
-        }
-        let is_clients = refresh
-            .live
-            .get(token)
-            .is_some_and(|r| r.grant.client_id == client_id);
-        // Another client's token is refused and left as it is.
-        let spent = match is_clients {
-            true => refresh.live.take(token),
-            false => None,
-        };
-        let Some(spent) = spent else {
+    /// Uses a refresh token of `client_id`, with a proof made with the key `jkt` if any:
+    /// rotated if it is the family's live one (and, if bound, the key is its key); its whole
+    /// family revoked if it is an earlier one (RFC 9700 §4.14.2, as Auth0's rotation does).
+    pub fn refresh(&self, token: &str, client_id: &str, jkt: Option<&str>) -> Refresh {
+        let Some((id, generation, secret)) = parse_refresh_token(token) else {
             return Refresh::Invalid;
         };
-        refresh.spent.insert(token.to_owned(), spent.family.clone());
-        let next = refresh.issue(spent.grant.clone(), spent.family);
-        Refresh::Rotated(spent.grant, next)
+        let mut refresh = lock(&self.refresh);
+        let Some(family) = refresh.families.get_mut(id) else {
+            return Refresh::Invalid;
+        };
+        // Another client's token is refused and left as it is.
+        if family.grant.client_id != client_id {
+            return Refresh::Invalid;
+        }
+        if generation < family.generation {
+            refresh.families.take(id);
+            return Refresh::Reused;
+        }
+        if generation > family.generation || !same_secret(secret, &family.secret) {
+            return Refresh::Invalid;
+        }
+        if let Some(bound) = &family.jkt
+            && !jkt.is_some_and(|jkt| same_secret(jkt, bound))
+        {
+            return Refresh::WrongKey;
+        }
+        family.generation += 1;
+        family.secret = random_token(24);
+        let next = format!("{id}.{}.{}", family.generation, family.secret);
+        Refresh::Rotated(family.grant.clone(), family.jkt.clone(), next)
+    }
+
+    /// RFC 7009: revokes the family of `token` (a live or spent token of `client_id`), as
+    /// Auth0's `/oauth/revoke` revokes the grant. Whether there was one.
+    pub fn revoke_refresh_token(&self, token: &str, client_id: &str) -> bool {
+        let Some((id, generation, secret)) = parse_refresh_token(token) else {
+            return false;
+        };
+        let mut refresh = lock(&self.refresh);
+        let genuine = refresh.families.get(id).is_some_and(|family| {
+            family.grant.client_id == client_id
+                && (generation < family.generation
+                    || (generation == family.generation && same_secret(secret, &family.secret)))
+        });
+        if genuine {
+            refresh.families.take(id);
+        }
+        genuine
+    }
+
+    /// Takes the DPoP proof `jti` of the key `jkt`: false if it was taken before within its
+    /// lifetime, or if no more can be remembered now (refused rather than an unexpired one
+    /// forgotten, which would let it be replayed).
+    pub fn take_proof(&self, jkt: &str, jti: &str) -> bool {
+        let key = format!("{jkt}.{jti}");
+        let mut proofs = lock(&self.proofs);
+        proofs.prune(Instant::now());
+        if proofs.get(&key).is_some() || proofs.entries.len() >= CAPACITY {
+            return false;
+        }
+        proofs.insert(key, ());
+        true
     }
 
     pub fn create_opaque_token(&self, grant: Grant, lifetime: Duration) -> String {
@@ -313,16 +383,6 @@ impl Store {
     }
 }
 
-impl RefreshTokens {
-    fn issue(&mut self, grant: Grant, family: String) -> String {
-        let token = random_token(32);
-        self.families.insert(family.clone(), token.clone());
-        self.live
-            .insert(token.clone(), RefreshGrant { grant, family });
-        token
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +393,7 @@ mod tests {
             user_id: "auth0|reader".into(),
             scopes: vec!["openid".into()],
             audience: None,
+            jkt: None,
         }
     }
 
@@ -404,20 +465,105 @@ mod tests {
     #[test]
     fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
         let store = Store::default();
-        let first = store.create_refresh_token(grant("spa"));
-        assert!(matches!(store.refresh(&first, "other"), Refresh::Invalid));
-        let Refresh::Rotated(_, second) = store.refresh(&first, "spa") else {
+        let first = store.create_refresh_token(grant("spa"), None);
+        assert_eq!(store.refresh(&first, "other", None), Refresh::Invalid);
+        let Refresh::Rotated(_, _, second) = store.refresh(&first, "spa", None) else {
             panic!("a live token of the client rotates");
         };
-        let Refresh::Rotated(_, third) = store.refresh(&second, "spa") else {
+        let Refresh::Rotated(_, _, third) = store.refresh(&second, "spa", None) else {
             panic!("its successor rotates too");
         };
-        assert!(matches!(store.refresh(&first, "spa"), Refresh::Reused));
-        assert!(
-            matches!(store.refresh(&third, "spa"), Refresh::Invalid),
+        assert_eq!(store.refresh(&first, "spa", None), Refresh::Reused);
+        assert_eq!(
+            store.refresh(&third, "spa", None),
+            Refresh::Invalid,
             "the family's live token is revoked"
         );
-        let other = store.create_refresh_token(grant("spa"));
-        assert!(matches!(store.refresh(&other, "spa"), Refresh::Rotated(..)));
+        let other = store.create_refresh_token(grant("spa"), None);
+        assert!(matches!(
+            store.refresh(&other, "spa", None),
+            Refresh::Rotated(..)
+        ));
+        // Forged: the live generation with another secret, or a generation to come.
+        let live = store.create_refresh_token(grant("spa"), None);
+        let (id, _, _) = parse_refresh_token(&live).unwrap();
+        assert_eq!(
+            store.refresh(&format!("{id}.0.forged"), "spa", None),
+            Refresh::Invalid
+        );
+        assert_eq!(
+            store.refresh(&format!("{id}.7.x"), "spa", None),
+            Refresh::Invalid
+        );
+        assert!(matches!(
+            store.refresh(&live, "spa", None),
+            Refresh::Rotated(..)
+        ));
+        assert_eq!(store.refresh("not-a-token", "spa", None), Refresh::Invalid);
+    }
+
+    /// N5: a thief who rotates a stolen chain past the store's capacity cannot make the
+    /// victim's spent token read as unknown: reuse is told from the family itself.
+    #[test]
+    fn reuse_is_detected_however_many_rotations_came_after() {
+        let store = Store::default();
+        let first = store.create_refresh_token(grant("spa"), None);
+        let mut current = first.clone();
+        for _ in 0..CAPACITY + 10 {
+            let Refresh::Rotated(_, _, next) = store.refresh(&current, "spa", None) else {
+                panic!("the chain rotates");
+            };
+            current = next;
+        }
+        assert_eq!(store.refresh(&first, "spa", None), Refresh::Reused);
+        assert_eq!(store.refresh(&current, "spa", None), Refresh::Invalid);
+    }
+
+    /// An evicted family fails closed: its tokens are refused, never taken as new.
+    #[test]
+    fn an_evicted_family_takes_its_tokens_with_it() {
+        let store = Store::default();
+        let oldest = store.create_refresh_token(grant("spa"), None);
+        for _ in 0..CAPACITY {
+            store.create_refresh_token(grant("spa"), None);
+        }
+        assert_eq!(store.refresh(&oldest, "spa", None), Refresh::Invalid);
+    }
+
+    #[test]
+    fn a_bound_family_rotates_only_with_its_key() {
+        let store = Store::default();
+        let token = store.create_refresh_token(grant("spa"), Some("jkt-1".into()));
+        assert_eq!(store.refresh(&token, "spa", None), Refresh::WrongKey);
+        assert_eq!(
+            store.refresh(&token, "spa", Some("jkt-2")),
+            Refresh::WrongKey
+        );
+        let Refresh::Rotated(_, jkt, _) = store.refresh(&token, "spa", Some("jkt-1")) else {
+            panic!("its own key rotates it");
+        };
+        assert_eq!(jkt.as_deref(), Some("jkt-1"));
+    }
+
+    #[test]
+    fn revoking_a_token_ends_its_family() {
+        let store = Store::default();
+        let first = store.create_refresh_token(grant("spa"), None);
+        let Refresh::Rotated(_, _, second) = store.refresh(&first, "spa", None) else {
+            panic!("rotates");
+        };
+        assert!(!store.revoke_refresh_token(&second, "other"));
+        assert!(!store.revoke_refresh_token("x.0.y", "spa"));
+        assert!(store.revoke_refresh_token(&second, "spa"));
+        assert_eq!(store.refresh(&second, "spa", None), Refresh::Invalid);
+        assert!(!store.revoke_refresh_token(&second, "spa"), "once");
+    }
+
+    #[test]
+    fn a_proof_is_taken_once() {
+        let store = Store::default();
+        assert!(store.take_proof("k", "j1"));
+        assert!(!store.take_proof("k", "j1"));
+        assert!(store.take_proof("k2", "j1"));
     }
 }

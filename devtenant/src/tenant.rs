@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use crate::config::TenantConfig;
+use crate::dpop::Nonces;
 use crate::faults::{AuthorizeFaults, JwksBehaviour, JwksFaults};
 use crate::keys::{KeyFile, KeyFileError, KeyRing, SigningKey};
 use crate::store::Store;
@@ -31,6 +32,8 @@ struct Inner {
     /// Test switches on the JWKS endpoint.
     faults: JwksFaults,
     authorize_faults: AuthorizeFaults,
+    /// DPoP's nonce, and whether proofs must carry it.
+    dpop_nonces: Nonces,
 }
 
 /// The key file and when it was last read, so `devtenant rotate-key` run beside a serving
@@ -73,6 +76,7 @@ impl DevTenant {
         Self {
             inner: Arc::new(Inner {
                 issuer: config.issuer(),
+                dpop_nonces: Nonces::new(config.tenant.dpop_nonce),
                 config,
                 keys: RwLock::new(keys),
                 key_file,
@@ -108,6 +112,20 @@ impl DevTenant {
 
     pub(crate) fn authorize_faults(&self) -> &AuthorizeFaults {
         &self.inner.authorize_faults
+    }
+
+    pub(crate) fn dpop_nonces(&self) -> &Nonces {
+        &self.inner.dpop_nonces
+    }
+
+    /// Whether DPoP proofs at the token endpoint must carry the tenant's nonce (as an Auth0
+    /// tenant can require); and a new nonce, so that a test sees a stale one refused.
+    pub fn require_dpop_nonce(&self, required: bool) {
+        self.inner.dpop_nonces.set_required(required);
+    }
+
+    pub fn rotate_dpop_nonce(&self) {
+        self.inner.dpop_nonces.rotate();
     }
 
     /// The current key ring, re-read from the key file if another process rotated it.

@@ -16,9 +16,11 @@ use axum_extra::headers::Authorization;
 use axum_extra::headers::authorization::Basic;
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
+use shared::dpop::{NONCE_HEADER, ProofError};
 use shared::oauth::{OAuthError, TokenResponse, is_code_verifier};
 
 use crate::config::{AppType, Application};
+use crate::dpop::proof_of;
 use crate::issue::{self, Subject, s256_challenge};
 use crate::keys::same_secret;
 use crate::request::{DuplicateParameter, unique_parameters};
@@ -45,6 +47,9 @@ pub enum TokenError {
     NotMachineToMachine,
     NoAudience,
     UnknownAudience(String),
+    /// The DPoP proof is refused (`invalid_dpop_proof`), or must carry the tenant's nonce
+    /// (`use_dpop_nonce`).
+    Dpop(ProofError),
 }
 
 impl TokenError {
@@ -56,7 +61,8 @@ impl TokenError {
             TokenError::BadBody(_)
             | TokenError::Duplicate(_)
             | TokenError::Missing(_)
-            | TokenError::UnsupportedGrant(_) => StatusCode::BAD_REQUEST,
+            | TokenError::UnsupportedGrant(_)
+            | TokenError::Dpop(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::FORBIDDEN,
         }
     }
@@ -73,6 +79,7 @@ impl TokenError {
             TokenError::InvalidGrant(_) => "invalid_grant",
             TokenError::NotMachineToMachine => "unauthorized_client",
             TokenError::NoAudience | TokenError::UnknownAudience(_) => "access_denied",
+            TokenError::Dpop(error) => error.error_code(),
         }
     }
 }
@@ -94,6 +101,7 @@ impl fmt::Display for TokenError {
                 "No audience parameter was provided, and no default audience has been configured",
             ),
             TokenError::UnknownAudience(audience) => write!(f, "Service not found: {audience}"),
+            TokenError::Dpop(error) => error.fmt(f),
         }
     }
 }
@@ -125,12 +133,25 @@ async fn token(
 ) -> Response {
     let credentials = basic
         .map(|TypedHeader(Authorization(b))| (b.username().to_owned(), b.password().to_owned()));
-    let result = parameters(&headers, &body)
-        .and_then(|params| Exchange::new(&tenant, &params, credentials)?.grant());
-    match result {
+    let result = parameters(&headers, &body).and_then(|params| {
+        let mut exchange = Exchange::new(&tenant, &params, credentials)?;
+        exchange.jkt = proof_of(&tenant, &headers, "POST", "oauth/token", None)
+            .map_err(TokenError::Dpop)?
+            .map(|proof| proof.jkt);
+        exchange.grant()
+    });
+    let mut response = match result {
         Ok(tokens) => no_store(Json(tokens)),
         Err(error) => error.into_response(),
+    };
+    // The tenant's nonce, whenever it requires one (RFC 9449 §8).
+    let nonces = tenant.dpop_nonces();
+    if nonces.required()
+        && let Ok(nonce) = HeaderValue::from_str(&nonces.current())
+    {
+        response.headers_mut().insert(NONCE_HEADER, nonce);
     }
+    response
 }
 
 /// The request's parameters, from a form or a JSON object (Auth0 takes both), each at most
@@ -190,6 +211,8 @@ struct Exchange<'a> {
     tenant: &'a DevTenant,
     app: &'a Application,
     params: &'a HashMap<String, String>,
+    /// The key of the request's DPoP proof, when it came with one: the tokens are bound to it.
+    jkt: Option<String>,
 }
 
 impl<'a> Exchange<'a> {
@@ -218,6 +241,7 @@ impl<'a> Exchange<'a> {
             tenant,
             app,
             params,
+            jkt: None,
         })
     }
 
@@ -255,19 +279,32 @@ impl<'a> Exchange<'a> {
             ));
         }
         check_verifier(grant.code_challenge.as_deref(), self.get("code_verifier"))?;
+        // RFC 9449 §10: a code asked for with dpop_jkt is exchanged with that key's proof.
+        if let Some(bound) = &grant.dpop_jkt
+            && self.jkt.as_deref() != Some(bound.as_str())
+        {
+            return Err(TokenError::InvalidGrant(
+                "The DPoP proof's key is not the dpop_jkt of the authorization request",
+            ));
+        }
         let grant_of_user = Grant {
             client_id: grant.client_id,
             user_id: grant.user_id,
             scopes: grant.scopes,
             audience: grant.audience,
+            jkt: None,
         };
         self.user_tokens(grant_of_user, grant.nonce.as_deref(), None)
     }
 
     fn refresh_token(&self) -> Result<TokenResponse, TokenError> {
         let token = self.require("refresh_token")?;
-        match self.tenant.store().refresh(token, &self.app.client_id) {
-            Refresh::Rotated(grant, next) => self.user_tokens(grant, None, Some(next)),
+        let store = self.tenant.store();
+        match store.refresh(token, &self.app.client_id, self.jkt.as_deref()) {
+            Refresh::Rotated(grant, _, next) => self.user_tokens(grant, None, Some(next)),
+            Refresh::WrongKey => Err(TokenError::InvalidGrant(
+                "The refresh token is bound to a DPoP key: send a DPoP proof made with that key.",
+            )),
             Refresh::Reused | Refresh::Invalid => Err(TokenError::InvalidGrant(
                 "Unknown or invalid refresh token.",
             )),
@@ -289,11 +326,18 @@ impl<'a> Exchange<'a> {
                 .ok_or(TokenError::InvalidGrant(
                     "The user of this grant no longer exists",
                 ))?;
-        let mut tokens = issue::user_tokens(self.tenant, self.app, user, &grant, nonce);
+        let jkt = self.jkt.as_deref();
+        let mut tokens = issue::user_tokens(self.tenant, self.app, user, &grant, nonce, jkt);
         let offline = grant.scopes.iter().any(|s| s == "offline_access");
+        // A public client's refresh tokens are bound to its DPoP key (RFC 9449 §5); a
+        // confidential client's are bound by its secret already.
+        let binding = self
+            .jkt
+            .clone()
+            .filter(|_| self.app.client_secret.is_none());
         tokens.refresh_token = match rotated {
             Some(next) => Some(next),
-            None if offline => Some(self.tenant.store().create_refresh_token(grant)),
+            None if offline => Some(self.tenant.store().create_refresh_token(grant, binding)),
             None => None,
         };
         Ok(tokens)
@@ -328,10 +372,11 @@ impl<'a> Exchange<'a> {
                 &scopes,
                 Some(audience),
                 lifetime,
+                self.jkt.as_deref(),
             ),
             scope: Some(scopes.join(" ")),
             expires_in: lifetime,
-            token_type: "Bearer".into(),
+            token_type: issue::token_type(self.jkt.as_deref()).into(),
             ..TokenResponse::default()
         })
     }

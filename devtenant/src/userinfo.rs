@@ -1,6 +1,7 @@
 //! `GET /userinfo`: the profile of the user an access token stands for. Takes the JWT access
 //! tokens this tenant signs for `{issuer}userinfo` and the opaque ones it hands out when no
-//! audience was asked. Personal data: never cached.
+//! audience was asked, as `Bearer`, or as `DPoP` with a proof of the key they are bound to
+//! (a bound token is never taken as a bearer token). Personal data: never cached.
 
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
@@ -11,8 +12,10 @@ use axum::{Json, Router};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use serde_json::Value;
-use shared::oauth::{Challenge, OAuthError, bearer_token};
+use shared::dpop::ProofError;
+use shared::oauth::{Challenge, OAuthError, Scheme, access_token};
 
+use crate::dpop::proof_of;
 use crate::issue::profile_claims;
 use crate::tenant::DevTenant;
 
@@ -24,17 +27,34 @@ pub fn router() -> Router<DevTenant> {
 struct UserinfoClaims {
     sub: String,
     scope: Option<String>,
+    cnf: Option<Confirmation>,
+}
+
+#[derive(Deserialize)]
+struct Confirmation {
+    jkt: Option<String>,
 }
 
 /// 401 with an RFC 6750 challenge naming why.
 fn unauthorized(description: &str) -> Response {
+    refused(Scheme::Bearer, "invalid_token", description)
+}
+
+/// A refused DPoP proof: 401, `DPoP` challenge with its code.
+fn refused_proof(error: &ProofError) -> Response {
+    refused(Scheme::DPoP, error.error_code(), &error.to_string())
+}
+
+fn refused(scheme: Scheme, code: &str, description: &str) -> Response {
     let challenge = Challenge {
-        error: Some("invalid_token"),
+        scheme,
+        error: Some(code),
         description: Some(description),
+        algs: (scheme == Scheme::DPoP).then_some(shared::dpop::ALGS),
         ..Challenge::default()
     };
     let body = OAuthError {
-        error: "invalid_token".into(),
+        error: code.into(),
         error_description: description.to_owned(),
     };
     let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
@@ -54,24 +74,52 @@ async fn userinfo(State(tenant): State<DevTenant>, headers: HeaderMap) -> Respon
 
 fn profile(tenant: &DevTenant, headers: &HeaderMap) -> Response {
     let values = headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes());
-    let token = match bearer_token(values) {
-        Ok(token) => token,
+    let (scheme, token) = match access_token(values) {
+        Ok(credentials) => credentials,
         Err(error) => return unauthorized(&error.to_string()),
     };
-    let (user_id, scopes) = if token.split('.').count() == 3 {
+    let (user_id, scopes, jkt) = if token.split('.').count() == 3 {
         match verify_jwt(tenant, token) {
             Some(claims) => {
                 let scopes = claims.scope.unwrap_or_default();
-                (claims.sub, scopes.split(' ').map(str::to_owned).collect())
+                let jkt = claims.cnf.and_then(|c| c.jkt);
+                (
+                    claims.sub,
+                    scopes.split(' ').map(str::to_owned).collect(),
+                    jkt,
+                )
             }
             None => return unauthorized("Invalid access token for /userinfo"),
         }
     } else {
         match tenant.store().opaque_token(token) {
-            Some(grant) => (grant.user_id, grant.scopes),
+            Some(grant) => (grant.user_id, grant.scopes, grant.jkt),
             None => return unauthorized("Invalid or expired access token"),
         }
     };
+    match (scheme, jkt) {
+        (Scheme::Bearer, None) => {}
+        (Scheme::Bearer, Some(_)) => {
+            return unauthorized(
+                "This access token is bound to a DPoP key: send it as DPoP, with a proof",
+            );
+        }
+        (Scheme::DPoP, None) => {
+            return refused(
+                Scheme::DPoP,
+                "invalid_token",
+                "This access token is not bound to a DPoP key",
+            );
+        }
+        (Scheme::DPoP, Some(jkt)) => {
+            match proof_of(tenant, headers, "GET", "userinfo", Some(token)) {
+                Ok(Some(proof)) if proof.jkt == jkt => {}
+                Ok(Some(_)) => return refused_proof(&ProofError::KeyMismatch),
+                Ok(None) => return refused_proof(&ProofError::Missing),
+                Err(error) => return refused_proof(&error),
+            }
+        }
+    }
     if !scopes.iter().any(|s| s == "openid") {
         return unauthorized("The access token was not granted the openid scope");
     }

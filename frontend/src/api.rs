@@ -1,7 +1,12 @@
 //! Calls to the API and what a person is told when one fails.
 
-use gloo_net::http::Request;
+use gloo_net::http::{Request, Response};
+use shared::dpop::NONCE_HEADER;
 use shared::{ErrorBody, Message};
+
+use crate::auth::session::Session;
+use crate::browser::{self, Credentials};
+use crate::dpop;
 
 /// The three endpoints of the Ping page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +78,10 @@ pub fn problem_for(status: u16, body: Option<&ErrorBody>) -> Problem {
             Some("The API refused the access token. Log in again; if it keeps happening, check that the SPA and the API use the same tenant and audience.".to_owned()),
             true,
         ),
+        (401, "invalid_dpop_proof" | "use_dpop_nonce") => (
+            Some("The API refused this session's proof of possession (DPoP). Log in again; if it keeps happening, check this computer's clock and the API's PUBLIC_URL.".to_owned()),
+            true,
+        ),
         (401, _) => (Some("Log in to call this endpoint.".to_owned()), true),
         (403, "insufficient_scope") => (
             Some("Your access token lacks the read:messages scope. Log in as a user who has it (on the development tenant: reader@example.com), or grant read:messages to this user in Auth0 (User Management → Users → Permissions) and log in again.".to_owned()),
@@ -112,18 +121,57 @@ pub fn expired() -> Problem {
     }
 }
 
-/// Calls `endpoint`, with the access token when there is one.
-pub async fn call(endpoint: Endpoint, access_token: Option<&str>) -> Outcome {
-    let mut request = Request::get(endpoint.path());
-    if let Some(token) = access_token {
-        request = request.header("Authorization", &format!("Bearer {token}"));
-    }
-    let response = match crate::browser::send(request).await {
-        Ok(response) => response,
-        Err(error) => return Outcome::Failed(network_problem(&error)),
+/// Calls `endpoint`, with the session's access token when there is one: `Bearer`, or
+/// `DPoP` with a proof of the key it is bound to. A 401 that asks for the API's DPoP nonce is
+/// tried once more, with it.
+pub async fn call(endpoint: Endpoint, session: Option<&Session>) -> Outcome {
+    let url = format!("{}{}", browser::origin(), endpoint.path());
+    let key = match session.and_then(|s| s.dpop_jkt.as_deref()) {
+        Some(jkt) => match dpop::key(jkt).await {
+            Ok(key) => Some(key),
+            Err(why) => return Outcome::Failed(proof_problem(&why)),
+        },
+        None => None,
     };
+    let mut retried = false;
+    loop {
+        let mut request = Request::get(endpoint.path());
+        if let Some(session) = session {
+            let token = session.access_token.as_str();
+            let proof = match &key {
+                Some(key) => match dpop::proof(key, "GET", &url, Some(token)).await {
+                    Ok(proof) => Some(proof),
+                    Err(why) => return Outcome::Failed(proof_problem(&why)),
+                },
+                None => None,
+            };
+            request = Credentials { token, proof }.apply(request);
+        }
+        let response = match browser::send(request).await {
+            Ok(response) => response,
+            Err(error) => return Outcome::Failed(network_problem(&error)),
+        };
+        let new_nonce = dpop::remember_nonce(&url, response.headers().get(NONCE_HEADER));
+        if key.is_some() && new_nonce && !retried && asks_for_nonce(&response) {
+            retried = true;
+            continue;
+        }
+        return outcome_of(&response).await;
+    }
+}
+
+/// RFC 9449 §9: a 401 whose challenge is `use_dpop_nonce`.
+fn asks_for_nonce(response: &Response) -> bool {
+    response.status() == 401
+        && response
+            .headers()
+            .get("www-authenticate")
+            .is_some_and(|c| c.contains("use_dpop_nonce"))
+}
+
+async fn outcome_of(response: &Response) -> Outcome {
     if response.ok() {
-        return match crate::browser::read_json::<Message>(&response).await {
+        return match browser::read_json::<Message>(response).await {
             Some(message) => Outcome::Message(message.message),
             None => Outcome::Failed(Problem {
                 title: format!("{} — unexpected answer", response.status()),
@@ -133,8 +181,18 @@ pub async fn call(endpoint: Endpoint, access_token: Option<&str>) -> Outcome {
             }),
         };
     }
-    let body = crate::browser::read_json::<ErrorBody>(&response).await;
+    let body = browser::read_json::<ErrorBody>(response).await;
     Outcome::Failed(problem_for(response.status(), body.as_ref()))
+}
+
+/// The session's DPoP key is gone or cannot sign: only a new login makes a new one.
+fn proof_problem(why: &str) -> Problem {
+    Problem {
+        title: "The call was not sent".to_owned(),
+        detail: format!("This session's proof of possession (DPoP) could not be made: {why}."),
+        hint: Some("Log in again to get a new key and new tokens.".to_owned()),
+        offer_login: true,
+    }
 }
 
 #[cfg(test)]

@@ -150,20 +150,47 @@ async fn send_with_body(request: RequestBuilder, body: Option<String>) -> Result
     })
 }
 
-/// GET `url` as JSON, optionally with a bearer token.
-pub async fn get_json<T: DeserializeOwned>(url: &str, bearer: Option<&str>) -> Result<T, String> {
-    let text = get_ok(url, bearer).await?.text().await.ok();
+/// GET `url` as JSON.
+pub async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, String> {
+    let text = get_ok(url, None).await?.text().await.ok();
     text.and_then(|t| json::parse(&t))
         .ok_or_else(|| format!("{url} did not answer JSON"))
 }
 
-/// POST `form` (`application/x-www-form-urlencoded`) to `url`: the token endpoint.
-pub async fn post_form(url: &str, form: &[(&str, &str)]) -> Result<Response, String> {
+/// POST `form` (`application/x-www-form-urlencoded`) to `url`: the token and revocation
+/// endpoints; with a DPoP proof when given.
+pub async fn post_form(
+    url: &str,
+    form: &[(&str, &str)],
+    dpop: Option<&str>,
+) -> Result<Response, String> {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
-    let request = Request::post(url).header("Content-Type", "application/x-www-form-urlencoded");
+    let mut request =
+        Request::post(url).header("Content-Type", "application/x-www-form-urlencoded");
+    if let Some(proof) = dpop {
+        request = request.header("DPoP", proof);
+    }
     send_with_body(request, Some(body)).await
+}
+
+/// An access token as a request carries it: `Bearer`, or `DPoP` with its proof.
+pub struct Credentials<'a> {
+    pub token: &'a str,
+    pub proof: Option<String>,
+}
+
+impl Credentials<'_> {
+    /// `request` with `Authorization` (and `DPoP`).
+    pub fn apply(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.proof {
+            Some(proof) => request
+                .header("Authorization", &format!("DPoP {}", self.token))
+                .header("DPoP", proof),
+            None => request.header("Authorization", &format!("Bearer {}", self.token)),
+        }
+    }
 }
 
 /// The body of `response` as JSON of type `T`, if it is.
@@ -173,8 +200,11 @@ pub async fn read_json<T: DeserializeOwned>(response: &Response) -> Option<T> {
 
 /// GET `url` (JSON), and the answer indented for a person to read: the browser's own JSON
 /// parser and printer do it, so none is compiled into the app for this.
-pub async fn get_json_pretty(url: &str, bearer: Option<&str>) -> Result<String, String> {
-    let text = get_ok(url, bearer).await?.text().await;
+pub async fn get_json_pretty(
+    url: &str,
+    credentials: Option<&Credentials<'_>>,
+) -> Result<String, String> {
+    let text = get_ok(url, credentials).await?.text().await;
     let not_json = || format!("{url} did not answer JSON");
     let value = js_sys::JSON::parse(&text.map_err(|_| not_json())?).map_err(|_| not_json())?;
     let pretty = js_sys::JSON::stringify_with_replacer_and_space(&value, &JsValue::NULL, &2.into());
@@ -182,10 +212,10 @@ pub async fn get_json_pretty(url: &str, bearer: Option<&str>) -> Result<String, 
 }
 
 /// A GET answered with a 2xx.
-async fn get_ok(url: &str, bearer: Option<&str>) -> Result<Response, String> {
+async fn get_ok(url: &str, credentials: Option<&Credentials<'_>>) -> Result<Response, String> {
     let mut request = Request::get(url);
-    if let Some(token) = bearer {
-        request = request.header("Authorization", &format!("Bearer {token}"));
+    if let Some(credentials) = credentials {
+        request = credentials.apply(request);
     }
     let response = send(request)
         .await
@@ -204,6 +234,43 @@ pub async fn sleep(ms: u32) {
     });
     let _ = JsFuture::from(timer).await;
 }
+
+/// Runs `work` holding the lock `name` across every tab of the app (`navigator.locks`), so
+/// that tabs sharing a session take turns to change it. Where the browser has no locks, it
+/// runs at once. `None` if the browser refused the lock.
+pub async fn with_lock<T: 'static>(
+    name: &str,
+    work: impl std::future::Future<Output = T> + 'static,
+) -> Option<T> {
+    // Read as a plain property: web-sys has `navigator.locks` behind its unstable APIs only.
+    let navigator =
+        Reflect::get(&window(), &JsValue::from_str("navigator")).unwrap_or(JsValue::UNDEFINED);
+    let locks = Reflect::get(&navigator, &JsValue::from_str("locks")).unwrap_or(JsValue::UNDEFINED);
+    let request = Reflect::get(&locks, &JsValue::from_str("request"))
+        .ok()
+        .and_then(|r| r.dyn_into::<js_sys::Function>().ok());
+    let Some(request) = request.filter(|_| !locks.is_undefined()) else {
+        return Some(work.await);
+    };
+    let result = Rc::new(RefCell::new(None));
+    let slot = result.clone();
+    let callback = wasm_bindgen::closure::Closure::once_into_js(move |_lock: JsValue| {
+        wasm_bindgen_futures::future_to_promise(async move {
+            *slot.borrow_mut() = Some(work.await);
+            Ok(JsValue::UNDEFINED)
+        })
+    });
+    let held = request
+        .call2(&locks, &JsValue::from_str(name), &callback)
+        .ok()?
+        .dyn_into::<js_sys::Promise>()
+        .ok()?;
+    JsFuture::from(held).await.ok()?;
+    result.take()
+}
+
+/// The lock the tabs take to renew or end a shared session.
+pub const SESSION_LOCK: &str = "quickstart.session";
 
 /// Where the API serves the login settings.
 const AUTH_CONFIG_PATH: &str = "/auth_config.json";
@@ -249,7 +316,7 @@ pub async fn jwks(config: &AuthConfig, fresh: bool) -> Result<Rc<JwkSet>, String
     if !fresh && let Some(set) = JWKS.with(|j| j.borrow().clone()) {
         return Ok(set);
     }
-    let set: Rc<JwkSet> = Rc::new(get_json(jwks_url(config), None).await?);
+    let set: Rc<JwkSet> = Rc::new(get_json(jwks_url(config)).await?);
     JWKS.with(|j| *j.borrow_mut() = Some(set.clone()));
     Ok(set)
 }
@@ -405,6 +472,22 @@ fn stored<S: Storage, T: DeserializeOwned>(key: &str) -> Option<T> {
 
 thread_local! {
     static MEMORY_SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
+}
+
+/// Calls `changed` when another tab changes the session kept in `localStorage` (the `storage`
+/// event: never for this tab's own writes): `None` when it was removed (a logout there),
+/// else the session it stored (a renewal there). Listens until the listener is dropped.
+pub fn on_session_stored_elsewhere(
+    changed: impl Fn(Option<Session>) + 'static,
+) -> gloo_events::EventListener {
+    gloo_events::EventListener::new(&window(), "storage", move |event| {
+        let Some(event) = event.dyn_ref::<web_sys::StorageEvent>() else {
+            return;
+        };
+        if event.key().as_deref() == Some(SESSION_KEY) {
+            changed(event.new_value().and_then(|text| json::parse(&text)));
+        }
+    })
 }
 
 /// Stores sessions where the configuration says (see [`shared::SessionStorage`]).

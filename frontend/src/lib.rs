@@ -10,6 +10,7 @@ pub mod auth;
 pub mod browser;
 pub mod components;
 pub mod context;
+pub mod dpop;
 pub mod frame;
 pub mod json;
 pub mod login;

@@ -2,24 +2,38 @@
 //! browser: off to the tenant with a fresh `state` and `nonce` (and, for the code flow, a PKCE
 //! verifier), back at `/callback` with tokens or a code that are checked (state, then the ID
 //! token) before anything is kept. [`crate::renewal`] makes the same round trip without a
-//! visible redirect, and uses the token endpoint from here.
+//! visible redirect, and uses the token endpoint from here. With DPoP, the code is asked for
+//! with the key's thumbprint (`dpop_jkt`) and exchanged with a proof of that key.
 
 use shared::oauth::OAuthError;
-use shared::{AuthConfig, LoginFlow, Provider};
+use shared::{AuthConfig, LoginFlow, Provider, SessionStorage};
 
 use crate::auth::callback::{Answer, CallbackError, PendingLogin, TokenResponse, parse_callback};
 use crate::auth::id_token::{Expectations, IdTokenError, check_claims, decode};
 use crate::auth::session::{Profile, Session};
 use crate::auth::urls::{Authorize, authorize_url, token_url};
 use crate::browser::{self, CALLBACK_PATH};
+use crate::dpop::{self, DpopKey};
+use shared::dpop::NONCE_HEADER;
 
 /// A new login for `config`'s flow, bound to a fresh `state` and `nonce`, with a PKCE verifier
-/// (32 CSPRNG bytes, base64url) for the code flow. The URL to send the browser to.
+/// (32 CSPRNG bytes, base64url) for the code flow, and with DPoP a key (`dpop_key`, the
+/// session's when it renews, else a new one). The URL to send the browser to.
 pub(crate) async fn new_login(
     config: &AuthConfig,
     return_to: String,
     silent: bool,
+    dpop_key: Option<&str>,
 ) -> Result<(PendingLogin, String), String> {
+    // A new key is kept in IndexedDB for a redirect (the page is left for the tenant) and
+    // for a session kept across reloads; a silent renewal of a memory session keeps it in
+    // memory only.
+    let memory_only = silent && config.session_storage == SessionStorage::Memory;
+    let dpop_jkt = match (uses_dpop(config), dpop_key) {
+        (false, _) => None,
+        (true, Some(jkt)) => Some(jkt.to_owned()),
+        (true, None) => Some(dpop::new_key(memory_only).await?.jkt.clone()),
+    };
     let code_verifier = match config.login_flow {
         LoginFlow::Code => Some(browser::random_token()?),
         LoginFlow::Implicit => None,
@@ -36,6 +50,7 @@ pub(crate) async fn new_login(
         return_to,
         started_at: browser::now_secs(),
         code_verifier,
+        dpop_jkt,
     };
     let url = authorize_url(
         config,
@@ -45,9 +60,15 @@ pub(crate) async fn new_login(
             nonce: &pending.nonce,
             code_challenge: code_challenge.as_deref(),
             silent,
+            dpop_jkt: pending.dpop_jkt.as_deref(),
         },
     );
     Ok((pending, url))
+}
+
+/// DPoP needs the code flow: the implicit flow's tokens come from the authorization endpoint.
+fn uses_dpop(config: &AuthConfig) -> bool {
+    config.dpop && config.login_flow == LoginFlow::Code
 }
 
 fn redirect_uri() -> String {
@@ -62,7 +83,7 @@ pub async fn start_login(config: &AuthConfig) -> Result<(), String> {
         true => "/".into(),
         false => path,
     };
-    let (pending, url) = new_login(config, return_to, false).await?;
+    let (pending, url) = new_login(config, return_to, false, None).await?;
     browser::save_pending_login(&pending)?;
     browser::go_to(&url);
     Ok(())
@@ -77,7 +98,19 @@ pub async fn finish_login(
 ) -> Result<(Session, String), CallbackError> {
     // Taken, so removed from storage: the verifier and the nonce serve one round trip.
     let pending = browser::take_pending_login();
-    let session = complete(config, answer, pending.as_ref()).await?;
+    let session = complete(config, answer, pending.as_ref()).await;
+    let jkt = pending.as_ref().and_then(|p| p.dpop_jkt.as_deref());
+    if let Some(jkt) = jkt {
+        match &session {
+            // A memory session keeps its key in memory only, as it keeps its tokens.
+            Ok(_) if config.session_storage == SessionStorage::Memory => {
+                dpop::keep_in_memory_only(jkt).await
+            }
+            Ok(_) => {}
+            Err(_) => dpop::forget(jkt).await,
+        }
+    }
+    let session = session?;
     browser::remember_local_logout(false);
     let return_to = pending.map(|p| p.return_to).unwrap_or_default();
     Ok((session, return_to))
@@ -99,7 +132,14 @@ pub(crate) async fn complete(
         }
         Answer::Code(code) => {
             let verifier = pending.code_verifier.as_deref().unwrap_or_default();
-            (exchange_code(config, &code, verifier).await?, None)
+            let key = match &pending.dpop_jkt {
+                Some(jkt) => Some(dpop::key(jkt).await.map_err(CallbackError::TokenEndpoint)?),
+                None => None,
+            };
+            (
+                exchange_code(config, &code, verifier, key.as_deref()).await?,
+                None,
+            )
         }
     };
     let profile = verify_id_token(
@@ -114,6 +154,8 @@ pub(crate) async fn complete(
         expires_at: tokens.expires_at,
         profile,
         refresh_token: tokens.refresh_token,
+        // Bound only if the provider bound it (a provider without DPoP answers Bearer).
+        dpop_jkt: pending.dpop_jkt.clone().filter(|_| tokens.bound),
     })
 }
 
@@ -123,6 +165,7 @@ async fn exchange_code(
     config: &AuthConfig,
     code: &str,
     verifier: &str,
+    dpop: Option<&DpopKey>,
 ) -> Result<TokenResponse, CallbackError> {
     let redirect_uri = redirect_uri();
     let mut form = vec![
@@ -133,7 +176,7 @@ async fn exchange_code(
         ("redirect_uri", redirect_uri.as_str()),
     ];
     form.extend(token_resource(config));
-    let answer = token_endpoint(config, &form)
+    let answer = token_endpoint(config, &form, dpop)
         .await
         .map_err(|refusal| match refusal {
             Refusal::Refused(e) => CallbackError::CodeRefused {
@@ -158,24 +201,60 @@ pub(crate) enum Refusal {
     Unreachable(String),
 }
 
+/// `POST` `form` to the token endpoint, with a proof of `dpop` when given: a server that asks
+/// for its nonce (`use_dpop_nonce`) is asked once more, with it.
 pub(crate) async fn token_endpoint(
     config: &AuthConfig,
     form: &[(&str, &str)],
+    dpop: Option<&DpopKey>,
 ) -> Result<shared::oauth::TokenResponse, Refusal> {
-    let response = browser::post_form(token_url(config), form)
-        .await
-        .map_err(Refusal::Unreachable)?;
-    if response.ok() {
-        return browser::read_json(&response)
+    let url = token_url(config);
+    let mut retried = false;
+    loop {
+        let proof = match dpop {
+            Some(key) => Some(
+                dpop::proof(key, "POST", url, None)
+                    .await
+                    .map_err(Refusal::Unreachable)?,
+            ),
+            None => None,
+        };
+        let response = browser::post_form(url, form, proof.as_deref())
             .await
-            .ok_or_else(|| Refusal::Unreachable("its answer is not a token response".into()));
-    }
-    let status = response.status();
-    match browser::read_json::<OAuthError>(&response).await {
-        Some(error) => Err(Refusal::Refused(error)),
-        None => Err(Refusal::Unreachable(format!("HTTP {status}"))),
+            .map_err(Refusal::Unreachable)?;
+        let new_nonce = dpop::remember_nonce(url, response.headers().get(NONCE_HEADER));
+        if response.ok() {
+            return browser::read_json(&response)
+                .await
+                .ok_or_else(|| Refusal::Unreachable("its answer is not a token response".into()));
+        }
+        let status = response.status();
+        match browser::read_json::<OAuthError>(&response).await {
+            Some(error) if error.error == USE_DPOP_NONCE && new_nonce && !retried => retried = true,
+            Some(error) => return Err(Refusal::Refused(error)),
+            None => return Err(Refusal::Unreachable(format!("HTTP {status}"))),
+        }
     }
 }
+
+/// Revokes `refresh_token` at the provider's revocation endpoint (RFC 7009; Auth0's
+/// `/oauth/revoke` revokes the grant), so that no copy of it (another tab's) renews the
+/// session that was ended. Best effort: a provider without the endpoint, or one that does
+/// not answer, still has the session end here.
+pub(crate) async fn revoke_refresh_token(config: &AuthConfig, refresh_token: &str) {
+    let Some(url) = config.endpoints.revocation.as_deref() else {
+        return;
+    };
+    let form = [
+        ("token", refresh_token),
+        ("token_type_hint", "refresh_token"),
+        ("client_id", config.client_id.as_str()),
+    ];
+    let _ = browser::post_form(url, &form, None).await;
+}
+
+/// The error a server answers when a proof must carry its nonce (RFC 9449 §8).
+pub(crate) const USE_DPOP_NONCE: &str = "use_dpop_nonce";
 
 /// The one ID-token verifier: the signature with the tenant's key (by the shared rule), then
 /// the claims, `at_hash` binding it to `access_token` when one came with it. Who logged in.

@@ -6,13 +6,16 @@
 
 use std::rc::Rc;
 
+use shared::{AuthConfig, SessionStorage};
 use yew::prelude::*;
 
+use crate::auth::session::Session;
 use crate::auth::state::{AuthAction, AuthState};
 use crate::auth::urls::logout_url;
 use crate::browser::{self, SessionStore};
 use crate::context::{AuthContext, use_auth};
-use crate::login::start_login;
+use crate::dpop;
+use crate::login::{revoke_refresh_token, start_login};
 use crate::renewal::{renews_at_start, use_renewal};
 
 #[derive(Properties, PartialEq)]
@@ -47,6 +50,22 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
         });
     }
     use_renewal(&auth);
+    // Another tab's logout or renewal of a session they share (`local` storage).
+    {
+        let local = auth
+            .config()
+            .is_some_and(|c| c.session_storage == SessionStorage::Local);
+        let auth = auth.clone();
+        use_effect_with(local, move |local| {
+            let listener = local.then(|| {
+                browser::on_session_stored_elsewhere(move |stored| match stored {
+                    Some(session) => auth.dispatch(AuthAction::Renewed(session)),
+                    None => auth.dispatch(AuthAction::SessionEnded),
+                })
+            });
+            move || drop(listener)
+        });
+    }
     // The one place the session is written: storage follows the state, then, if the state
     // says so, the browser leaves for the tenant.
     let store = auth.config().map(|c| SessionStore(c.session_storage));
@@ -89,19 +108,48 @@ pub fn use_login() -> (Callback<()>, Option<AttrValue>) {
     (login, (*error).clone())
 }
 
-/// Log Out: forgets the session here, then ends it on the provider (Auth0's `/v2/logout`, or
-/// RP-Initiated Logout with a `state` checked on the way back), coming back home. A provider
-/// with no logout keeps its own session: only this app's ends.
+/// Log Out: ends the session here and in every tab that shares it ([`end_session`]), then on
+/// the provider (Auth0's `/v2/logout`, or RP-Initiated Logout with a `state` checked on the
+/// way back), coming back home. A provider with no logout keeps its own session: only this
+/// app's ends.
 #[hook]
 pub fn use_logout() -> Callback<()> {
     let auth = use_auth();
     Callback::from(move |()| {
-        if let Some(config) = auth.config() {
-            let return_to = browser::logout_return_url(config);
+        let Some(config) = auth.config().cloned() else {
+            return;
+        };
+        let auth = auth.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            end_session(&config, auth.session.clone()).await;
+            let return_to = browser::logout_return_url(&config);
             let state = browser::start_logout();
-            let logout_url = logout_url(config, &return_to, &state);
+            let logout_url = logout_url(&config, &return_to, &state);
             browser::remember_local_logout(logout_url.is_none());
             auth.dispatch(AuthAction::LogOut { logout_url });
+        });
+    })
+}
+
+/// Ends the session where the app keeps it, under the lock the tabs take to change it: the
+/// stored session is cleared (other tabs sharing it hear so), its refresh token, the freshest
+/// one stored, is revoked at the provider, so no tab's copy renews it, and its DPoP key is
+/// deleted.
+async fn end_session(config: &AuthConfig, session: Option<Session>) {
+    let config = config.clone();
+    browser::with_lock(browser::SESSION_LOCK, async move {
+        let store = SessionStore(config.session_storage);
+        let ended = store.load().or(session);
+        store.clear();
+        let Some(ended) = ended else {
+            return;
+        };
+        if let Some(refresh_token) = &ended.refresh_token {
+            revoke_refresh_token(&config, refresh_token).await;
+        }
+        if let Some(jkt) = &ended.dpop_jkt {
+            dpop::forget(jkt).await;
         }
     })
+    .await;
 }

@@ -9,16 +9,17 @@
 use std::cell::Cell;
 
 use gloo_timers::callback::Timeout;
-use shared::AuthConfig;
+use shared::{AuthConfig, SessionStorage};
 use yew::prelude::*;
 
 use crate::api::{self, Endpoint, Outcome};
-use crate::auth::callback::CallbackError;
+use crate::auth::callback::{CallbackError, is_dpop};
 use crate::auth::session::Session;
 use crate::auth::state::AuthAction;
 use crate::auth::urls::tenant_origin;
-use crate::browser;
+use crate::browser::{self, SessionStore};
 use crate::context::AuthContext;
+use crate::dpop;
 use crate::login::{self, Refusal};
 
 /// Why a session could not be renewed.
@@ -152,7 +153,7 @@ pub async fn call_with_session(auth: &AuthContext, endpoint: Endpoint) -> Outcom
         auth.dispatch(AuthAction::SessionEnded);
         return Outcome::Failed(api::expired());
     };
-    let result = api::call(endpoint, Some(&session.access_token)).await;
+    let result = api::call(endpoint, Some(&session)).await;
     if let Outcome::Failed(problem) = &result
         && problem.offer_login
     {
@@ -169,7 +170,7 @@ pub async fn renew(config: &AuthConfig, session: Option<&Session>) -> Result<Ses
         Some(session) if config.refresh_tokens && session.refresh_token.is_some() => {
             refresh(config, session).await
         }
-        _ if config.iframe_renewal => renew_in_frame(config).await,
+        _ if config.iframe_renewal => renew_in_frame(config, session).await,
         // Nothing to renew with: the session lasts as long as its token.
         _ => Err(RenewError::Failed(
             "this provider renews with refresh tokens only".into(),
@@ -178,16 +179,49 @@ pub async fn renew(config: &AuthConfig, session: Option<&Session>) -> Result<Ses
 }
 
 /// The refresh-token grant (rotation: the answer brings the next refresh token; the one
-/// spent here is dead, and a second use of it revokes the whole family on the tenant).
+/// spent here is dead, and a second use of it revokes the whole family on the tenant), under
+/// the lock every tab of the app takes to change a shared session. Inside it, a session kept
+/// in `localStorage` (shared by the tabs) is read again: gone, another tab logged out, and
+/// this one ends too; renewed by another tab, it is taken as it is (its refresh token is the
+/// live one; spending this tab's spent one would revoke the family); else it is refreshed
+/// with the freshest refresh token and stored before the lock is let go.
 async fn refresh(config: &AuthConfig, session: &Session) -> Result<Session, RenewError> {
+    let (config, session) = (config.clone(), session.clone());
+    browser::with_lock(browser::SESSION_LOCK, async move {
+        let store = SessionStore(config.session_storage);
+        let current = match config.session_storage {
+            SessionStorage::Local => store.load().ok_or(RenewError::LoginRequired)?,
+            _ => session.clone(),
+        };
+        let renewed_elsewhere = current.refresh_token != session.refresh_token;
+        if renewed_elsewhere && !current.needs_renewal(browser::now_secs()) {
+            return Ok(current);
+        }
+        let renewed = refresh_now(&config, &current).await?;
+        store.save(&renewed);
+        Ok(renewed)
+    })
+    .await
+    .unwrap_or_else(|| {
+        Err(RenewError::Failed(
+            "the browser refused the session lock".into(),
+        ))
+    })
+}
+
+async fn refresh_now(config: &AuthConfig, session: &Session) -> Result<Session, RenewError> {
     let refresh_token = session.refresh_token.as_deref().unwrap_or_default();
+    let key = match &session.dpop_jkt {
+        Some(jkt) => Some(dpop::key(jkt).await.map_err(RenewError::Failed)?),
+        None => None,
+    };
     let mut form = vec![
         ("grant_type", "refresh_token"),
         ("client_id", config.client_id.as_str()),
         ("refresh_token", refresh_token),
     ];
     form.extend(login::token_resource(config));
-    let answer = login::token_endpoint(config, &form)
+    let answer = login::token_endpoint(config, &form, key.as_deref())
         .await
         .map_err(|refusal| match refusal {
             Refusal::Refused(e) if e.error == "invalid_grant" => RenewError::LoginRequired,
@@ -197,33 +231,45 @@ async fn refresh(config: &AuthConfig, session: &Session) -> Result<Session, Rene
     let expires_at = browser::now_secs()
         .checked_add(answer.expires_in)
         .ok_or_else(|| RenewError::Failed("an absurd expires_in".into()))?;
+    let bound = is_dpop(&answer.token_type);
     Ok(Session {
         access_token: answer.access_token,
         expires_at,
         profile: session.profile.clone(),
         refresh_token: answer.refresh_token.or(session.refresh_token.clone()),
+        dpop_jkt: session.dpop_jkt.clone().filter(|_| bound),
     })
 }
 
 /// `/authorize?prompt=none&response_mode=web_message` in a hidden iframe; its answer checked
 /// as a callback's (state, code exchange, ID token).
-async fn renew_in_frame(config: &AuthConfig) -> Result<Session, RenewError> {
-    let (pending, url) = login::new_login(config, String::new(), true)
+async fn renew_in_frame(
+    config: &AuthConfig,
+    session: Option<&Session>,
+) -> Result<Session, RenewError> {
+    // The session's DPoP key, if it has one: a renewal keeps it.
+    let jkt = session.and_then(|s| s.dpop_jkt.as_deref());
+    let (pending, url) = login::new_login(config, String::new(), true, jkt)
         .await
         .map_err(RenewError::Failed)?;
     let origin = tenant_origin(config)
         .ok_or_else(|| RenewError::Failed("the authorization endpoint has no origin".into()))?;
-    let answer = crate::frame::authorize_in_frame(&url, &origin, &pending.state)
-        .await
-        .map_err(RenewError::Failed)?;
-    login::complete(config, &answer, Some(&pending))
-        .await
-        .map_err(|error| match error {
-            CallbackError::Denied { error, .. } if LOGIN_REQUIRED.contains(&error.as_str()) => {
-                RenewError::LoginRequired
-            }
-            other => RenewError::Failed(other.to_string()),
-        })
+    let renewed = match crate::frame::authorize_in_frame(&url, &origin, &pending.state).await {
+        Ok(answer) => login::complete(config, &answer, Some(&pending))
+            .await
+            .map_err(|error| match error {
+                CallbackError::Denied { error, .. } if LOGIN_REQUIRED.contains(&error.as_str()) => {
+                    RenewError::LoginRequired
+                }
+                other => RenewError::Failed(other.to_string()),
+            }),
+        Err(why) => Err(RenewError::Failed(why)),
+    };
+    // A key made for this renewal and not used: gone, not left behind in IndexedDB.
+    if let (Err(_), None, Some(made)) = (&renewed, jkt, &pending.dpop_jkt) {
+        dpop::forget(made).await;
+    }
+    renewed
 }
 
 #[cfg(test)]

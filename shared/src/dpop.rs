@@ -31,6 +31,9 @@ pub const NONCE_HEADER: &str = "dpop-nonce";
 /// `dpop_signing_alg_values_supported` announce.
 pub const ALGORITHMS: [&str; 4] = ["ES256", "EdDSA", "PS256", "RS256"];
 
+/// [`ALGORITHMS`] as a `WWW-Authenticate: DPoP algs="..."` value (a test keeps them equal).
+pub const ALGS: &str = "ES256 EdDSA PS256 RS256";
+
 /// The longest `jti` taken: enough for any random identifier, short enough that the replay
 /// caches that keep them stay small.
 pub const MAX_JTI_LEN: usize = 128;
@@ -115,9 +118,15 @@ pub enum ProofError {
     /// [`MAX_JTI_LEN`] characters).
     BadClaims,
     /// `htm` is not the request's method.
-    Method { got: String, expected: String },
+    Method {
+        got: String,
+        expected: String,
+    },
     /// `htu` is not the request's URI.
-    Uri { got: String, expected: String },
+    Uri {
+        got: String,
+        expected: String,
+    },
     /// `iat` is older than the window allows.
     TooOld,
     /// `iat` is in the future, beyond the leeway.
@@ -399,7 +408,9 @@ mod verify {
         if claims.iat > now.saturating_add(leeway) {
             return Err(ProofError::FromTheFuture);
         }
-        let oldest = now.saturating_sub(expected.max_age as i64).saturating_sub(leeway);
+        let oldest = now
+            .saturating_sub(expected.max_age as i64)
+            .saturating_sub(leeway);
         if claims.iat < oldest {
             return Err(ProofError::TooOld);
         }
@@ -469,15 +480,18 @@ mod verify {
                 jwk: self.public.clone(),
             })
             .expect("a header serializes");
-            if let (Some(header), Some(changes)) = (header.as_object_mut(), header_changes.as_object()) {
+            if let (Some(header), Some(changes)) =
+                (header.as_object_mut(), header_changes.as_object())
+            {
                 for (name, value) in changes {
                     header.insert(name.clone(), value.clone());
                 }
             }
             let encode = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
             let input = format!("{}.{}", encode(&header), encode(claims));
-            let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, Algorithm::ES256)
-                .expect("ES256 signs");
+            let signature =
+                jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, Algorithm::ES256)
+                    .expect("ES256 signs");
             format!("{input}.{signature}")
         }
 
@@ -496,7 +510,8 @@ mod verify {
                 aws_lc_rs::rand::fill(&mut bytes).expect("randomness");
                 URL_SAFE_NO_PAD.encode(bytes)
             };
-            let mut claims = serde_json::json!({ "jti": jti, "htm": method, "htu": uri, "iat": now });
+            let mut claims =
+                serde_json::json!({ "jti": jti, "htm": method, "htu": uri, "iat": now });
             if let Some(token) = access_token {
                 claims["ath"] = access_token_hash(token).into();
             }
@@ -504,6 +519,119 @@ mod verify {
                 claims["nonce"] = nonce.into();
             }
             self.sign(&claims, &Value::Null)
+        }
+    }
+}
+
+/// Every sentence of a refused proof, pinned in one place.
+#[cfg(test)]
+mod golden {
+    use super::ProofError::*;
+
+    #[test]
+    fn every_refused_proof_reads_as_written() {
+        let cases = [
+            (
+                Missing,
+                "A DPoP access token needs a DPoP proof: send it in the DPoP header, made for this request.",
+            ),
+            (
+                Several,
+                "The request carries more than one DPoP header; send exactly one proof.",
+            ),
+            (
+                NotAJws,
+                "The DPoP proof is not a signed JWT (header.payload.signature).",
+            ),
+            (
+                BadHeader,
+                "The DPoP proof's header is not a JSON object, or declares critical extensions (crit).",
+            ),
+            (
+                WrongType(Some("JWT".into())),
+                "The DPoP proof's typ is \"JWT\"; a proof must say \"dpop+jwt\".",
+            ),
+            (
+                WrongType(None),
+                "The DPoP proof has no typ; a proof must say \"dpop+jwt\".",
+            ),
+            (
+                Algorithm(Some("HS256".into())),
+                "The DPoP proof is signed with HS256; proofs must use one of ES256, EdDSA, PS256, RS256 (asymmetric keys only).",
+            ),
+            (
+                Algorithm(None),
+                "The DPoP proof is signed with no algorithm; proofs must use one of ES256, EdDSA, PS256, RS256 (asymmetric keys only).",
+            ),
+            (
+                NoKey,
+                "The DPoP proof carries no public key (jwk) in its header to verify it with.",
+            ),
+            (
+                PrivateKey,
+                "The DPoP proof's jwk contains private key material: that key is compromised; make a new key pair and send only its public part.",
+            ),
+            (
+                BadKey,
+                "The DPoP proof's jwk is not a usable public key for its alg (wrong key type, malformed, or an RSA key under 2048 bits).",
+            ),
+            (
+                BadSignature,
+                "The DPoP proof's signature does not verify with the key it carries.",
+            ),
+            (
+                BadClaims,
+                "The DPoP proof's claims must be JSON with jti (1 to 128 characters), htm, htu and iat.",
+            ),
+            (
+                Method {
+                    got: "POST".into(),
+                    expected: "GET".into(),
+                },
+                "The DPoP proof was made for \"POST\" requests (htm), not for this GET request. Make a proof per request.",
+            ),
+            (
+                Uri {
+                    got: "https://a/x".into(),
+                    expected: "https://a/y".into(),
+                },
+                "The DPoP proof was made for \"https://a/x\" (htu), not for \"https://a/y\". Make a proof per request, for the URL it is sent to, without its query.",
+            ),
+            (
+                TooOld,
+                "The DPoP proof is too old (iat): make a fresh proof for each request, and check this computer's clock.",
+            ),
+            (
+                FromTheFuture,
+                "The DPoP proof was made in the future (iat): check this computer's clock.",
+            ),
+            (
+                NoAth,
+                "The DPoP proof has no ath: a proof sent with an access token must carry the token's hash.",
+            ),
+            (
+                WrongAth,
+                "The DPoP proof's ath is not the hash of this access token: make the proof for the token it is sent with.",
+            ),
+            (
+                Replayed,
+                "This DPoP proof was used before (same jti): make a fresh proof for each request.",
+            ),
+            (
+                KeyMismatch,
+                "The DPoP proof is signed with another key than the one the access token is bound to (cnf.jkt).",
+            ),
+            (
+                NonceRequired,
+                "This server requires its DPoP nonce: make the proof again with the nonce in the DPoP-Nonce header of this answer.",
+            ),
+            (
+                StaleNonce,
+                "The DPoP proof's nonce is not current: make the proof again with the nonce in the DPoP-Nonce header of this answer.",
+            ),
+        ];
+        for (error, sentence) in cases {
+            assert_eq!(error.to_string(), sentence, "{error:?}");
         }
     }
 }
@@ -539,7 +667,10 @@ mod tests {
         for (name, value) in changes.as_object().unwrap() {
             match value {
                 Value::Null => claims.as_object_mut().unwrap().remove(name),
-                _ => claims.as_object_mut().unwrap().insert(name.clone(), value.clone()),
+                _ => claims
+                    .as_object_mut()
+                    .unwrap()
+                    .insert(name.clone(), value.clone()),
             };
         }
         claims
@@ -571,7 +702,8 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256).unwrap(),
+            jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+                .unwrap(),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
         );
         // And the SPA's input for an EC key is RFC 7638's: required members, sorted.
@@ -595,21 +727,59 @@ mod tests {
         // The control: the same construction, nothing changed.
         assert!(check(&key.sign(&claims(json!({})), &Value::Null)).is_ok());
         let cases: Vec<(Value, Value, ProofError)> = vec![
-            (json!({"typ": "JWT"}), json!({}), ProofError::WrongType(Some("JWT".into()))),
+            (
+                json!({"typ": "JWT"}),
+                json!({}),
+                ProofError::WrongType(Some("JWT".into())),
+            ),
             (json!({"typ": null}), json!({}), ProofError::WrongType(None)),
-            (json!({"alg": "HS256"}), json!({}), ProofError::Algorithm(Some("HS256".into()))),
-            (json!({"alg": "none"}), json!({}), ProofError::Algorithm(Some("none".into()))),
+            (
+                json!({"alg": "HS256"}),
+                json!({}),
+                ProofError::Algorithm(Some("HS256".into())),
+            ),
+            (
+                json!({"alg": "none"}),
+                json!({}),
+                ProofError::Algorithm(Some("none".into())),
+            ),
             (json!({"jwk": null}), json!({}), ProofError::BadKey),
             (json!({"crit": ["x"]}), json!({}), ProofError::BadHeader),
             (json!({"alg": "RS256"}), json!({}), ProofError::BadKey),
-            (json!({}), json!({"htm": "POST"}), ProofError::Method { got: "POST".into(), expected: "GET".into() }),
-            (json!({}), json!({"htu": "https://api.example.com/api/public"}), ProofError::Uri { got: "https://api.example.com/api/public".into(), expected: uris[0].clone() }),
+            (
+                json!({}),
+                json!({"htm": "POST"}),
+                ProofError::Method {
+                    got: "POST".into(),
+                    expected: "GET".into(),
+                },
+            ),
+            (
+                json!({}),
+                json!({"htu": "https://api.example.com/api/public"}),
+                ProofError::Uri {
+                    got: "https://api.example.com/api/public".into(),
+                    expected: uris[0].clone(),
+                },
+            ),
             (json!({}), json!({"iat": NOW - 66}), ProofError::TooOld),
-            (json!({}), json!({"iat": NOW + 6}), ProofError::FromTheFuture),
+            (
+                json!({}),
+                json!({"iat": NOW + 6}),
+                ProofError::FromTheFuture,
+            ),
             (json!({}), json!({"ath": null}), ProofError::NoAth),
-            (json!({}), json!({"ath": access_token_hash("another")}), ProofError::WrongAth),
+            (
+                json!({}),
+                json!({"ath": access_token_hash("another")}),
+                ProofError::WrongAth,
+            ),
             (json!({}), json!({"jti": ""}), ProofError::BadClaims),
-            (json!({}), json!({"jti": "j".repeat(MAX_JTI_LEN + 1)}), ProofError::BadClaims),
+            (
+                json!({}),
+                json!({"jti": "j".repeat(MAX_JTI_LEN + 1)}),
+                ProofError::BadClaims,
+            ),
             (json!({}), json!({"iat": "now"}), ProofError::BadClaims),
             (json!({}), json!({"htu": null}), ProofError::BadClaims),
         ];
@@ -638,7 +808,10 @@ mod tests {
         assert_eq!(check(&swapped), Err(ProofError::BadSignature));
         let mut header = serde_json::to_value(key.public_jwk()).unwrap();
         header.as_object_mut().unwrap().remove("x");
-        assert_eq!(check(&key.sign(&claims(json!({})), &json!({ "jwk": header }))), Err(ProofError::BadKey));
+        assert_eq!(
+            check(&key.sign(&claims(json!({})), &json!({ "jwk": header }))),
+            Err(ProofError::BadKey)
+        );
         for not_a_proof in ["", "a.b", "a.b.c.d.e", "!!.b.c"] {
             assert!(check(not_a_proof).is_err(), "{not_a_proof}");
         }
@@ -671,6 +844,33 @@ mod tests {
         }
         assert_eq!(normalize_htu("/api/private"), None);
         assert_eq!(normalize_htu("ftp://api.example.com/x"), None);
+    }
+
+    /// RFC 9449's own examples: the `ath` of §7.1's access token, and the `jkt` (§6.1) of
+    /// the key in §4.2's example proof.
+    #[test]
+    fn rfc_9449s_example_ath_and_jkt() {
+        assert_eq!(
+            access_token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+        );
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(json!({
+            "kty": "EC",
+            "x": "l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs",
+            "y": "9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA",
+            "crv": "P-256",
+        }))
+        .unwrap();
+        assert_eq!(
+            jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+                .unwrap(),
+            "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+        );
+    }
+
+    #[test]
+    fn the_challenges_algs_are_the_algorithms() {
+        assert_eq!(ALGS, ALGORITHMS.join(" "));
     }
 
     #[test]

@@ -43,6 +43,7 @@ mod tests {
                 userinfo: None,
                 jwks: "https://example.us.auth0.com/.well-known/jwks.json".into(),
                 logout: None,
+                revocation: None,
             },
             iframe_renewal: true,
             client_id: "abc".into(),
@@ -51,6 +52,7 @@ mod tests {
             session_storage: SessionStorage::default(),
             login_flow: Default::default(),
             refresh_tokens: false,
+            dpop: false,
         };
         let json = serde_json::to_value(&config).unwrap();
         assert_eq!(json["clientId"], "abc");

@@ -35,6 +35,10 @@ pub struct AuthConfig {
     /// token rotated at every use.
     #[serde(default)]
     pub refresh_tokens: bool,
+    /// With the code flow: DPoP (RFC 9449): the tokens are bound to a key the browser holds
+    /// and cannot export, and every call proves it holds it.
+    #[serde(default)]
+    pub dpop: bool,
 }
 
 /// The scope the SPA asks for: `offline_access` added when it renews with refresh tokens.
@@ -72,6 +76,9 @@ pub struct Endpoints {
     /// Where Log Out ends the provider's session too; `None`: Log Out ends the app's session
     /// only (the provider announced no `end_session_endpoint`).
     pub logout: Option<String>,
+    /// Where Log Out revokes the refresh token (RFC 7009), when the provider has one.
+    #[serde(default)]
+    pub revocation: Option<String>,
 }
 
 /// The scope that asks the tenant for a refresh token.

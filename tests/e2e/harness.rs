@@ -93,11 +93,21 @@ pub async fn stack_at(
     tenant_host: &str,
     change: impl FnOnce(&mut api::config::Settings) + 'static,
 ) -> Stack {
+    stack_of(tenant_host, |_| {}, change).await
+}
+
+/// The stack, with changes to the tenant's configuration and to the API's settings.
+pub async fn stack_of(
+    tenant_host: &str,
+    tenant: impl FnOnce(&mut devtenant::TenantConfig),
+    change: impl FnOnce(&mut api::config::Settings) + 'static,
+) -> Stack {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let app_origin = origin.clone();
     let app = TestApp::builder()
         .tenant(move |config| register(config, &app_origin, "/callback", ""))
+        .tenant(tenant)
         .settings(|s| s.spa_dir = Some(dist()))
         .settings(change)
         .listener(listener)

@@ -9,7 +9,8 @@
 //!
 //! - `harness`: the stack, the browser, and the steps a person takes;
 //! - `figures`: what the tests measure, for `cargo xtask test` to print;
-//! - `flows`, `callback`, `renewal`: the app itself; `sdk`: Auth0's auth0-spa-js against the
+//! - `flows`, `callback`, `renewal`: the app itself; `dpop`: the app with DPoP, and tabs that
+//!   share a session; `sdk`: Auth0's auth0-spa-js (bearer and DPoP) against the
 //!   tenant; `providers`: the app with another OpenID provider (panva's oidc-provider);
 //!   `dev_loop`: the design card's `cargo run -p api` and `trunk serve`, live reload.
 
@@ -17,6 +18,7 @@
 mod harness;
 mod callback;
 mod dev_loop;
+mod dpop;
 mod figures;
 mod flows;
 mod providers;

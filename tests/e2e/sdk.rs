@@ -28,6 +28,7 @@ window.makeClient = () => {{
   return new auth0.Auth0Client({{
     domain: "{domain}",
     clientId: "{SPA_CLIENT_ID}",
+    useDpop: sessionStorage.getItem("dpop") === "1",
     useRefreshTokens: refresh,
     cacheLocation: refresh ? "localstorage" : "memory",
     authorizationParams: {{
@@ -169,4 +170,103 @@ async fn sdk_round_trips(sdk: &str, tenant_host: &str) {
             "{mode}: {logged_out}"
         );
     }
+}
+
+/// auth0-spa-js in DPoP mode (`useDpop`), against the development tenant and the API: the
+/// SDK's key binds the tokens (`dpop_jkt`, a proof at the token endpoint), its fetcher calls
+/// the API with a proof, the token copied out is refused as a bearer token, and a refresh
+/// keeps the binding.
+#[tokio::test]
+async fn auth0s_spa_sdk_in_dpop_mode_calls_the_api_with_proofs() {
+    require_browser!();
+    let sdk = match sdk_bundle() {
+        Ok(sdk) => sdk,
+        Err(why) => {
+            assert!(std::env::var_os("E2E_REQUIRED").is_none(), "{why}");
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let (page_origin, cors_origin) = (origin.clone(), origin.clone());
+    let app = TestApp::builder()
+        .tenant(move |config| register(config, &page_origin, "/", "/"))
+        .settings(move |s| {
+            s.allowed_origins = vec![axum::http::HeaderValue::from_str(&cors_origin).unwrap()];
+        })
+        .spawn()
+        .await;
+    serve_sdk_page(listener, sdk, app.issuer()).await;
+    let b = browser().await;
+    b.open(&format!("{origin}/")).await;
+    b.client
+        .execute(
+            "sessionStorage.setItem('mode', 'refresh'); sessionStorage.setItem('dpop', '1'); makeClient().loginWithRedirect(); return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.wait_for_url(app.issuer()).await;
+    assert!(
+        b.url().await.contains("dpop_jkt="),
+        "the SDK binds the code to its key"
+    );
+    b.client
+        .wait()
+        .for_element(Locator::Css("#email"))
+        .await
+        .unwrap();
+    b.fill_login_form("reader@example.com", "reader").await;
+    b.wait_for_url(&format!("{origin}/?")).await;
+    let script = format!(
+        "const c = makeClient();
+         await c.handleRedirectCallback();
+         const first = await c.getTokenSilently({{ detailedResponse: true }});
+         // The fetcher's own token lookup passes an undefined audience over the client's;
+         // it is given the client's token instead.
+         const fetcher = c.createFetcher({{
+           dpopNonceId: 'api',
+           getAccessToken: () => c.getTokenSilently({{ detailedResponse: true }}),
+         }});
+         const answer = await fetcher.fetchWithAuth('{base}/api/private-scoped');
+         // A second later, so that the renewed token differs (same claims, same second, and
+         // RS256 signatures are deterministic).
+         await new Promise(r => setTimeout(r, 1100));
+         const renewed = await c.getTokenSilently({{ cacheMode: 'off', detailedResponse: true }});
+         const again = await fetcher.fetchWithAuth('{base}/api/private-scoped');
+         return {{ first, status: answer.status, body: await answer.json(), renewed, again: again.status }};",
+        base = app.base
+    );
+    let result = run_in_page(&b, &script).await;
+    assert_eq!(result["first"]["token_type"], "DPoP", "{result}");
+    assert_eq!(result["status"], 200, "{result}");
+    assert_eq!(result["body"]["message"], shared::Message::PRIVATE_SCOPED);
+    let claims = |token: &serde_json::Value| {
+        let payload = token.as_str().unwrap().split('.').nth(1).unwrap();
+        let bytes =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
+    };
+    let jkt = claims(&result["first"]["access_token"])["cnf"]["jkt"].clone();
+    assert!(jkt.is_string(), "{result}");
+    // Refreshed (a proof of the same key with the bound refresh token): still bound to it.
+    assert_ne!(
+        result["renewed"]["access_token"],
+        result["first"]["access_token"]
+    );
+    assert_eq!(
+        claims(&result["renewed"]["access_token"])["cnf"]["jkt"],
+        jkt
+    );
+    assert_eq!(result["again"], 200, "{result}");
+    // The token copied out of the page is refused as a bearer token.
+    let copied = app
+        .get(
+            "/api/private-scoped",
+            result["renewed"]["access_token"].as_str(),
+        )
+        .await;
+    assert_eq!(copied.status(), 401);
 }

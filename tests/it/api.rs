@@ -116,13 +116,18 @@ async fn an_invalid_token_is_a_401_before_any_403() {
     assert_eq!(answer.body.message, TokenRejection::Expired.to_string());
 }
 
+/// With `DPOP=allowed` (the default) a request without credentials is told both schemes
+/// (RFC 9449 §7.1), with the proof algorithms the API takes.
+const BOTH_CHALLENGES: &str =
+    "Bearer realm=\"api\", DPoP realm=\"api\", algs=\"ES256 EdDSA PS256 RS256\"";
+
 #[tokio::test]
-async fn no_token_gets_a_bare_bearer_challenge() {
+async fn no_token_gets_bare_bearer_and_dpop_challenges() {
     let app = TestApp::spawn().await;
     for path in ["/api/private", "/api/private-scoped"] {
         let answer = error_answer(app.get(path, None).await).await;
         assert_eq!(answer.status, 401);
-        assert_eq!(answer.challenge.as_deref(), Some("Bearer realm=\"api\""));
+        assert_eq!(answer.challenge.as_deref(), Some(BOTH_CHALLENGES));
         assert_eq!(
             answer.body.message,
             ApiError::Credentials(BearerError::Missing).to_string()
@@ -171,7 +176,7 @@ async fn scheme_is_case_insensitive_and_other_schemes_are_not_credentials() {
     assert_eq!(send(format!("BEARER {token}")).await.unwrap().status(), 200);
     let basic = error_answer(send("Basic dXNlcjpwYXNz".into()).await.unwrap()).await;
     assert_eq!(basic.status, 401);
-    assert_eq!(basic.challenge.as_deref(), Some("Bearer realm=\"api\""));
+    assert_eq!(basic.challenge.as_deref(), Some(BOTH_CHALLENGES));
     assert_eq!(
         basic.body.message,
         ApiError::Credentials(BearerError::OtherScheme).to_string()

@@ -4,12 +4,14 @@
 //! - `api`: the endpoints and every token rule, persona by persona;
 //! - `jwks`: the tenant's keys: caching, rotation, outages, single flight, the cooldown;
 //! - `cache`: the cache of verified tokens never lets through what validation would refuse;
+//! - `dpop`: DPoP-bound tokens and their proofs, every rule with its control;
 //! - `tenant`: tenants of other shapes (no trailing slash, keys found by discovery);
 //! - `server`: the server's manners with slow, greedy or hostile clients;
 //! - `ops`: what an operator sees: request ids, metrics.
 
 mod api;
 mod cache;
+mod dpop;
 mod jwks;
 mod ops;
 mod server;

@@ -2,8 +2,10 @@
 //! loopback, driven by `wrk` (Debian's). Prints one table: requests/s, p50/p99 latency, server
 //! CPU time per request (from /proc), peak RSS, and private-scoped / public from the same run,
 //! for the API with logs at `warn` and for the API with the production defaults (the access
-//! log at `info`, in JSON, to a file; `/metrics` on); then the cold start (100 concurrent first
-//! requests: JWKS fetches) and an unknown-`kid` storm (JWKS fetches bounded by the backoff).
+//! log at `info`, in JSON, to a file; `/metrics` on); then DPoP (a fresh proof per request,
+//! made beforehand by `tests/src/bin/dpop-proofs.rs`, against the same endpoint with a bearer
+//! token); then the cold start (100 concurrent first requests: JWKS fetches) and an
+//! unknown-`kid` storm (JWKS fetches bounded by the backoff).
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -57,11 +59,16 @@ impl Drop for Process {
     }
 }
 
-pub fn bench() -> Result<(), String> {
+pub fn bench(args: &[String]) -> Result<(), String> {
+    let dpop_only = match args {
+        [] => false,
+        [flag] if flag == "--dpop-only" => true,
+        _ => return Err("usage: cargo xtask bench [--dpop-only]".into()),
+    };
     ensure_wrk()?;
     let bin_dir = build_servers(Profile::Release)?;
     step(
-        "building the floor (api/examples/floor.rs)",
+        "building the floor (api/examples/floor.rs) and the DPoP proof maker",
         crate::cargo().args([
             "build",
             "--locked",
@@ -70,6 +77,10 @@ pub fn bench() -> Result<(), String> {
             "api",
             "--example",
             "floor",
+            "-p",
+            "integration-tests",
+            "--bin",
+            "dpop-proofs",
         ]),
     )?;
     let (child, tenant) = start_tenant(&bin_dir, &free_port()?)?;
@@ -80,9 +91,18 @@ pub fn bench() -> Result<(), String> {
         tenant: &tenant,
         token: &token,
     };
+    if dpop_only {
+        let report = Report {
+            dpop: servers.dpop()?,
+            ..Report::default()
+        };
+        report.print_dpop();
+        return Ok(());
+    }
     let cold = servers.cold_start()?;
     let mut report = servers.throughput()?;
     report.runs.push(servers.cache_off()?);
+    report.dpop = servers.dpop()?;
     report.print(&cold);
     Ok(())
 }
@@ -110,12 +130,22 @@ impl Servers<'_> {
         cache_size: &str,
         telemetry: Telemetry,
     ) -> Result<(Process, String), String> {
+        self.start_api_with(cache_size, telemetry, &[])
+    }
+
+    fn start_api_with(
+        &self,
+        cache_size: &str,
+        telemetry: Telemetry,
+        env: &[(&str, &str)],
+    ) -> Result<(Process, String), String> {
         let addr = free_port()?;
         let mut api = Command::new(self.bin_dir.join("api"));
         api.current_dir(root())
             .envs(self.tenant.api_env.iter().map(|(k, v)| (k, v)))
             .env("API_ADDR", &addr)
-            .env("TOKEN_CACHE_SIZE", cache_size);
+            .env("TOKEN_CACHE_SIZE", cache_size)
+            .envs(env.iter().copied());
         match telemetry {
             Telemetry::Quiet => api.env("RUST_LOG", "warn"),
             Telemetry::Production => {
@@ -222,6 +252,74 @@ impl Servers<'_> {
             for (i, target) in targets.iter().enumerate() {
                 rounds[i].push(measure(target, self.token, connections)?);
             }
+        }
+        Ok(rounds)
+    }
+
+    /// DPoP at 64 connections, in paired rounds: the floor, the scoped endpoint with the
+    /// bearer token, and with a DPoP-bound token and a fresh proof per request (each proof
+    /// made beforehand, used once). The API remembers every proof of the run (a replay cache
+    /// of a million) for ten minutes, so that none is refused while the run uses them up.
+    fn dpop(&self) -> Result<Vec<DpopRound>, String> {
+        let (floor, floor_addr) = self.start_floor()?;
+        let env = [
+            ("DPOP_REPLAY_CACHE_SIZE", "1000000"),
+            ("DPOP_PROOF_MAX_AGE", "10m"),
+        ];
+        let (api, addr) = self.start_api_with("10000", Telemetry::Quiet, &env)?;
+        wait_until_answering(&floor_addr, "/api/public", Duration::from_secs(30))?;
+        wait_until_answering(&addr, "/healthz", Duration::from_secs(30))?;
+        let dir = crate::servers::target_dir().join("bench").join("dpop");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let (client_id, secret) = self.tenant.m2m_client();
+        let uri = format!("http://{addr}/api/private-scoped");
+        let files = (2 * DPOP_ROUNDS).to_string();
+        // As the tenant names it (its issuer's host): the proof's htu must be that.
+        let token_url = format!("{}oauth/token", self.tenant.issuer);
+        let maker = crate::servers::target_dir()
+            .join("release")
+            .join("dpop-proofs");
+        step(
+            "making DPoP proofs for the benchmark (outside the measured process)",
+            Command::new(maker)
+                .args([
+                    token_url.as_str(),
+                    client_id,
+                    secret,
+                    self.tenant.env("AUTH0_AUDIENCE"),
+                    &uri,
+                    &PROOFS_PER_RUN.to_string(),
+                    &files,
+                ])
+                .arg(&dir),
+        )?;
+        let script = dir.join("dpop.lua");
+        std::fs::write(&script, DPOP_SCRIPT).map_err(|e| e.to_string())?;
+        let target = |name, addr: &str, pid| Target {
+            name,
+            addr: addr.to_owned(),
+            pid,
+            path: "/api/private-scoped",
+        };
+        let floor = Target {
+            path: "/api/public",
+            ..target("floor /api/public", &floor_addr, floor.0.id())
+        };
+        let bearer = target("/api/private-scoped (bearer)", &addr, api.0.id());
+        let dpop = target(DPOP_ROW, &addr, api.0.id());
+        let mut rounds = Vec::new();
+        for round in 0..DPOP_ROUNDS {
+            let file = |n: usize| dir.join(format!("proofs-{n}.txt"));
+            let with_proofs = Auth::Script {
+                script: &script,
+                warm_up: file(2 * round),
+                measured: file(2 * round + 1),
+            };
+            rounds.push(DpopRound {
+                floor: measure_with(&floor, &Auth::Bearer(self.token), 64)?,
+                bearer: measure_with(&bearer, &Auth::Bearer(self.token), 64)?,
+                dpop: measure_with(&dpop, &with_proofs, 64)?,
+            });
         }
         Ok(rounds)
     }
@@ -362,15 +460,76 @@ fn unknown_kid_storm(api_addr: &str, issuer: &str) -> Result<(usize, Duration), 
     Ok((sent, started.elapsed()))
 }
 
+/// How wrk presents the token: one bearer token, or a DPoP token with a fresh proof per
+/// request, read by a Lua script from the file of the warm-up and of the measured run.
+enum Auth<'a> {
+    Bearer(&'a str),
+    Script {
+        script: &'a Path,
+        warm_up: std::path::PathBuf,
+        measured: std::path::PathBuf,
+    },
+}
+
+/// DPoP's rounds, and the proofs each run may use (a run uses each once; more than wrk can
+/// send in a run here).
+const DPOP_ROUNDS: usize = 3;
+const PROOFS_PER_RUN: usize = 60_000;
+const DPOP_ROW: &str = "/api/private-scoped (DPoP, a fresh proof per request)";
+
+/// wrk's script for DPoP: the file's first line is the token, each next line a proof, each
+/// used once; when they run out, the API's refusals stop the benchmark ("answered errors").
+const DPOP_SCRIPT: &str = r#"local token, proofs, i = nil, {}, 0
+function init(args)
+  local file = assert(io.open(args[1]))
+  token = file:read("*l")
+  for line in file:lines() do proofs[#proofs + 1] = line end
+  file:close()
+end
+function request()
+  i = i + 1
+  local proof = proofs[i] or "exhausted"
+  return wrk.format("GET", nil, { ["Authorization"] = "DPoP " .. token, ["DPoP"] = proof })
+end
+"#;
+
+/// One DPoP round: the floor, the bearer row and the DPoP row, run one after the other.
+struct DpopRound {
+    floor: Run,
+    bearer: Run,
+    dpop: Run,
+}
+
 /// One run: a short warm-up, then a measured run with the server's CPU time per request.
 fn measure(target: &Target, token: &str, connections: u32) -> Result<Run, String> {
+    measure_with(target, &Auth::Bearer(token), connections)
+}
+
+fn measure_with(target: &Target, auth: &Auth<'_>, connections: u32) -> Result<Run, String> {
     // Warm-up: connections, caches, the JWKS.
-    wrk(target, token, connections, 1)?;
+    let (warm_up, measured) = match auth {
+        Auth::Bearer(token) => (WrkAuth::Header(token), WrkAuth::Header(token)),
+        Auth::Script {
+            script,
+            warm_up,
+            measured,
+        } => (
+            WrkAuth::Script(script, warm_up),
+            WrkAuth::Script(script, measured),
+        ),
+    };
+    wrk(target, &warm_up, connections, 1)?;
     let cpu_before = cpu_ticks(target.pid)?;
-    let (requests, mut run) = wrk(target, token, connections, SECONDS_PER_RUN)?;
+    let (requests, mut run) = wrk(target, &measured, connections, SECONDS_PER_RUN)?;
     let cpu = cpu_ticks(target.pid)? - cpu_before;
     run.cpu_us_per_request = cpu as f64 * 1e6 / ticks_per_second() / requests.max(1) as f64;
     Ok(run)
+}
+
+/// What one wrk run sends: a bearer header, or a script and its proofs.
+enum WrkAuth<'a> {
+    Header(&'a str),
+    Script(&'a Path, &'a Path),
 }
 
 /// The round with the median throughput.
@@ -380,18 +539,28 @@ fn median(mut rounds: Vec<Run>) -> Run {
 }
 
 /// Runs wrk; returns the request count and the run's figures.
-fn wrk(target: &Target, token: &str, connections: u32, seconds: u32) -> Result<(u64, Run), String> {
-    let output = Command::new("wrk")
-        .args([
-            "-t1",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--latency",
-        ])
-        .args(["-H", &format!("Authorization: Bearer {token}")])
-        .arg(format!("http://{}{}", target.addr, target.path))
-        .output()
-        .map_err(|e| format!("wrk: {e}"))?;
+fn wrk(
+    target: &Target,
+    auth: &WrkAuth<'_>,
+    connections: u32,
+    seconds: u32,
+) -> Result<(u64, Run), String> {
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t1",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+    ]);
+    match auth {
+        WrkAuth::Header(token) => command.args(["-H", &format!("Authorization: Bearer {token}")]),
+        WrkAuth::Script(script, _) => command.arg("-s").arg(script),
+    };
+    command.arg(format!("http://{}{}", target.addr, target.path));
+    if let WrkAuth::Script(_, proofs) = auth {
+        command.arg("--").arg(proofs);
+    }
+    let output = command.output().map_err(|e| format!("wrk: {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     if text.contains("Non-2xx") {
         let name = target.name;
@@ -492,6 +661,7 @@ struct Report {
     peaks: Vec<(u32, u64)>,
     production_peaks: Vec<(u32, u64)>,
     storm: Storm,
+    dpop: Vec<DpopRound>,
 }
 
 /// The rows of the API run with the production defaults.
@@ -551,8 +721,36 @@ impl Report {
             );
         }
         println!();
+        self.print_dpop();
         self.print_targets();
         self.print_jwks(cold);
+    }
+
+    /// DPoP's row, the median round, with its CPU per request against the floor's and the
+    /// bearer row's, paired round by round.
+    fn print_dpop(&self) {
+        if self.dpop.is_empty() {
+            return;
+        }
+        let ratio = |value: fn(&DpopRound) -> f64| {
+            let mut ratios: Vec<f64> = self.dpop.iter().map(value).collect();
+            ratios.sort_by(f64::total_cmp);
+            ratios[ratios.len() / 2]
+        };
+        let over_floor = ratio(|r| r.dpop.cpu_us_per_request / r.floor.cpu_us_per_request);
+        let over_bearer = ratio(|r| r.dpop.cpu_us_per_request / r.bearer.cpu_us_per_request);
+        let bearer_over_floor = ratio(|r| r.bearer.cpu_us_per_request / r.floor.cpu_us_per_request);
+        let mut runs: Vec<&Run> = self.dpop.iter().map(|r| &r.dpop).collect();
+        runs.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+        let run = runs[runs.len() / 2];
+        println!(
+            "| `{}` | 64 | {:.0} | — | {:.2} | {:.2} | {:.1} | {over_floor:.2} |",
+            run.target, run.requests_per_sec, run.p50_ms, run.p99_ms, run.cpu_us_per_request
+        );
+        println!();
+        println!(
+            "- 64 connections, DPoP: CPU per request = {over_floor:.2} × the floor's, {over_bearer:.2} × the same endpoint's with a bearer token ({bearer_over_floor:.2} × the floor's in these {DPOP_ROUNDS} rounds)"
+        );
     }
 
     fn print_targets(&self) {

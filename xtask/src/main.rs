@@ -5,7 +5,8 @@
 //! - `cargo xtask dev`  — the dev loop: `cargo run -p api` and `trunk serve`, live reload;
 //! - `cargo xtask test` — every check CI runs: formatting, clippy, all tests, a smoke test of
 //!   `run` itself, and the deployable image run as an orchestrator would;
-//! - `cargo xtask image` — that image, built here with podman.
+//! - `cargo xtask image` — that image, built here with podman;
+//! - `cargo xtask mutants` — mutation testing of the security code (too slow for every CI run).
 //!
 //! Each installs what it needs first. Almost plain std: this crate is built before anything
 //! else, on every call, so it must compile in seconds.
@@ -15,6 +16,7 @@ mod deploy;
 mod dev;
 mod image;
 mod lb;
+mod mutants;
 mod run;
 mod servers;
 mod smoke;
@@ -34,8 +36,9 @@ fn main() -> ExitCode {
         Some("image") => image::image(&args[1..]),
         Some("test") => test(),
         Some("setup") => setup(),
-        Some("bench") => bench::bench(),
+        Some("bench") => bench::bench(&args[1..]),
         Some("lb") => lb::lb(),
+        Some("mutants") => mutants::mutants(&args[1..]),
         Some("manifests") => deploy::check_manifests().map(drop),
         Some("help" | "-h" | "--help") | None => {
             print_usage();
@@ -61,8 +64,11 @@ fn print_usage() {
          \x20 test  formatting, clippy (-D warnings) and every test, as CI runs them\n\
          \x20 image the deployable image (static API, no development tenant, the SPA) with podman;\n\
          \x20       --artifacts-only: only build them into target/image/ (the Containerfile runs that)\n\
-         \x20 bench the API under load (wrk): throughput, latency, CPU, memory, JWKS fetches\n\
+         \x20 bench the API under load (wrk): throughput, latency, CPU, memory, JWKS fetches, DPoP;\n\
+         \x20       --dpop-only: only the DPoP rows\n\
          \x20 lb    3 replicas behind HAProxy under load: rolling restart, key rotation, tenant outage\n\
+         \x20 mutants  mutation testing of the security code (cargo-mutants; about an hour):
+         \x20       caught / missed per file, fails under 95 %; --group=NAME for one group, --list
          \x20 manifests  render deploy/base and validate it against Kubernetes' schemas\n\
          \x20 setup only install what run, dev and test need (they do it themselves anyway); then\n\
          \x20       PATH=$PWD/tools/bin:$PATH gives `trunk serve` the pinned Trunk, wasm-bindgen and wasm-opt"

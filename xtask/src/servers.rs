@@ -81,6 +81,11 @@ impl Tenant {
             .ok_or_else(|| format!("no token from /oauth/token ({status}): {body}"))
     }
 
+    /// The machine-to-machine client's ID and secret.
+    pub fn m2m_client(&self) -> (&str, &str) {
+        (&self.m2m_client_id, &self.m2m_client_secret)
+    }
+
     pub fn env(&self, name: &str) -> &str {
         self.api_env
             .iter()

@@ -44,8 +44,11 @@ fn no_nonce_placeholder() -> Result<(), String> {
 /// 147,300: the code flow with PKCE, silent renewal in an iframe and refresh tokens (+12.2 KB)
 /// → 152,100: any OpenID provider (its endpoints from the API, RP-Initiated Logout with a
 /// checked `state`, RFC 9207's `iss` checked, "checking your session", the settings retried
-/// while the API reads the provider's metadata) (+4.8 KB).
-pub const BUDGET_GZIP_BYTES: usize = 152_100;
+/// while the API reads the provider's metadata) (+4.8 KB) → 166,700: DPoP (a WebCrypto key
+/// in IndexedDB, proofs for the token endpoint, the API and `/userinfo`, the servers'
+/// nonces), and tabs that share a session (a cross-tab lock, the `storage` event, the refresh
+/// token revoked at Log Out) (+14.7 KB).
+pub const BUDGET_GZIP_BYTES: usize = 166_700;
 
 /// Prints the sizes of what the browser downloads to run the app, raw and gzip -9, and fails
 /// when the code (wasm and JS) is over [`BUDGET_GZIP_BYTES`].

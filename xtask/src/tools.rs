@@ -61,7 +61,7 @@ pub fn ensure_wasm_target() -> Result<(), String> {
 
 /// `cargo install` into tools/, as a debug build: several times faster to build than release,
 /// and these tools spend their time waiting on rustc, not computing.
-fn cargo_install(what: &str, args: &[&str]) -> Result<(), String> {
+pub fn cargo_install(what: &str, args: &[&str]) -> Result<(), String> {
     let mut command = crate::cargo();
     command
         .args(["install", "--debug", "--root"])

@@ -21,6 +21,9 @@ pub struct AccessClaims {
     pub scope: Option<String>,
     /// Auth0 RBAC: with "Add Permissions in the Access Token" on, the user's permissions.
     pub permissions: Option<Vec<String>>,
+    /// DPoP (RFC 9449 §6.1): the thumbprint of the key the token is bound to (`cnf.jkt`).
+    /// A bound token is taken only with a proof made with that key.
+    pub jkt: Option<String>,
 }
 
 impl AccessClaims {
@@ -57,6 +60,9 @@ pub(super) struct TokenClaims {
     azp: Option<String>,
     scope: Option<String>,
     permissions: Option<Vec<String>>,
+    /// A confirmation (RFC 7800): read whatever its shape, so that a binding this API cannot
+    /// check is refused, never ignored.
+    cnf: Option<serde_json::Value>,
     /// Only ID tokens carry a nonce; kept to tell the user which token they sent.
     pub(super) nonce: Option<IgnoredAny>,
 }
@@ -101,6 +107,16 @@ impl TokenClaims {
             azp: self.azp,
             scope: self.scope,
             permissions: self.permissions,
+            jkt: match self.cnf {
+                None => None,
+                Some(cnf) => Some(
+                    cnf.get("jkt")
+                        .and_then(|jkt| jkt.as_str())
+                        .filter(|jkt| !jkt.is_empty())
+                        .ok_or_else(|| missing("cnf.jkt"))?
+                        .to_owned(),
+                ),
+            },
         })
     }
 }
@@ -154,6 +170,33 @@ mod tests {
         let mut array_scope = base.clone();
         array_scope["scope"] = json!(["read:messages"]);
         assert!(serde_json::from_value::<TokenClaims>(array_scope).is_err());
+    }
+
+    #[test]
+    fn a_binding_is_its_jkt_and_one_this_api_cannot_check_is_refused() {
+        let base = json!({"sub": "u", "iss": "i", "exp": 1, "aud": "a"});
+        assert_eq!(claims(base.clone()).jkt, None);
+        let mut bound = base.clone();
+        bound["cnf"] = json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"});
+        assert_eq!(
+            claims(bound).jkt.as_deref(),
+            Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
+        );
+        for other in [
+            json!({"x5t#S256": "abc"}),
+            json!({"jkt": 5}),
+            json!({"jkt": ""}),
+            json!("x"),
+        ] {
+            let mut v = base.clone();
+            v["cnf"] = other.clone();
+            let read: TokenClaims = serde_json::from_value(v).unwrap();
+            assert_eq!(
+                read.into_access_claims().unwrap_err(),
+                TokenRejection::MissingClaim("cnf.jkt".into()),
+                "{other}"
+            );
+        }
     }
 
     #[test]

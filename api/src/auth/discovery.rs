@@ -21,6 +21,9 @@ pub struct ProviderMetadata {
     /// RP-Initiated Logout 1.0.
     #[serde(default)]
     pub end_session_endpoint: Option<String>,
+    /// RFC 7009 token revocation (RFC 8414 §2).
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
     #[serde(default)]
     pub response_types_supported: Vec<String>,
     /// Absent: RFC 8414 §2 says `["query", "fragment"]`.
@@ -49,6 +52,7 @@ impl ProviderMetadata {
             found.token_endpoint.as_ref(),
             found.userinfo_endpoint.as_ref(),
             found.end_session_endpoint.as_ref(),
+            found.revocation_endpoint.as_ref(),
         ];
         for endpoint in endpoints.into_iter().flatten() {
             let safe = Url::parse(endpoint).ok().filter(is_safe_to_fetch);

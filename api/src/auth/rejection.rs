@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use shared::dpop::ProofError;
+
 /// Why an access token is not valid (RFC 6750 `invalid_token`, a 401).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenRejection {
@@ -55,6 +57,19 @@ pub enum TokenRejection {
         got: String,
         expected: String,
     },
+    /// DPoP: the proof that came with a DPoP token is refused (`invalid_dpop_proof`, or
+    /// `use_dpop_nonce`).
+    Proof(ProofError),
+    /// A DPoP-bound token (`cnf.jkt`) sent as a bearer token (RFC 9449 §7.2).
+    BoundAsBearer,
+    /// A token sent as `DPoP` that is not bound to a key.
+    NotBound,
+    /// A `DPoP` proof beside a bearer token.
+    ProofWithBearer,
+    /// A bearer token to an API that takes DPoP-bound tokens only (`DPOP=required`).
+    DpopRequired,
+    /// A DPoP token to an API that does not take them (`DPOP=disabled`).
+    DpopDisabled,
 }
 
 impl TokenRejection {
@@ -81,6 +96,12 @@ impl TokenRejection {
             TokenRejection::Malformed => "malformed",
             TokenRejection::IdToken { .. } => "id_token",
             TokenRejection::WrongAudience { .. } => "wrong_audience",
+            TokenRejection::Proof(error) => error.code(),
+            TokenRejection::BoundAsBearer => "bound_as_bearer",
+            TokenRejection::NotBound => "not_bound",
+            TokenRejection::ProofWithBearer => "proof_with_bearer",
+            TokenRejection::DpopRequired => "dpop_required",
+            TokenRejection::DpopDisabled => "dpop_disabled",
         }
     }
 }
@@ -157,6 +178,22 @@ impl fmt::Display for TokenRejection {
             TokenRejection::WrongAudience { got, expected } => write!(
                 f,
                 "The access token is meant for {got}, not for this API: request it with audience={expected}."
+            ),
+            TokenRejection::Proof(error) => error.fmt(f),
+            TokenRejection::BoundAsBearer => f.write_str(
+                "This access token is bound to a key (DPoP, cnf.jkt), so it is not taken as a bearer token: send it as Authorization: DPoP <token>, with a DPoP proof made with that key.",
+            ),
+            TokenRejection::NotBound => f.write_str(
+                "This access token is not bound to a key (no cnf.jkt), so it cannot be sent as DPoP: send it as Authorization: Bearer <token>, or get a DPoP-bound token by sending a DPoP proof to the token endpoint.",
+            ),
+            TokenRejection::ProofWithBearer => f.write_str(
+                "A DPoP proof came with a bearer token: send the DPoP-bound token as Authorization: DPoP <token>, or a bearer token without a DPoP header.",
+            ),
+            TokenRejection::DpopRequired => f.write_str(
+                "This API takes DPoP-bound tokens only (DPOP=required): get a token with a DPoP proof at the token endpoint and send it as Authorization: DPoP <token> with a proof.",
+            ),
+            TokenRejection::DpopDisabled => f.write_str(
+                "This API does not take DPoP tokens (DPOP=disabled): send a bearer token as Authorization: Bearer <token>.",
             ),
         }
     }

@@ -198,6 +198,7 @@ mod tests {
             azp: None,
             scope: None,
             permissions: None,
+            jkt: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::dpop::MAX_REPLAY_CACHE_SIZE;
 use super::values::MAX_TOKEN_CACHE_SIZE;
 
 /// A configuration mistake, worded as what to set, with an example: one line, as `main`
@@ -116,6 +117,28 @@ pub enum ConfigError {
         "TOKEN_CACHE_SIZE={0:?} is out of range: use a number up to {MAX_TOKEN_CACHE_SIZE} (0 turns the cache off), e.g. TOKEN_CACHE_SIZE=10000"
     )]
     BadCacheSize(String),
+    #[error("DPOP={0:?} is not one of allowed, required, disabled: e.g. DPOP=required")]
+    BadDpopMode(String),
+    #[error(
+        "PUBLIC_URL={value:?} {why}: set the URL(s) clients reach the API at, comma-separated, e.g. PUBLIC_URL=https://api.example.com"
+    )]
+    BadPublicUrl { value: String, why: &'static str },
+    #[error(
+        "DPOP_REPLAY_CACHE_SIZE={0:?} is out of range: use a number from 1 to {MAX_REPLAY_CACHE_SIZE}, e.g. DPOP_REPLAY_CACHE_SIZE=100000"
+    )]
+    BadReplayCacheSize(String),
+    #[error("DPOP_NONCE={0:?} is not true or false: e.g. DPOP_NONCE=true")]
+    BadDpopNonce(String),
+    #[error("SPA_DPOP={0:?} is not true or false: e.g. SPA_DPOP=true")]
+    BadSpaDpop(String),
+    #[error(
+        "SPA_DPOP=true needs the code flow (the implicit flow's tokens come from the authorization endpoint, where no DPoP proof can be sent): set SPA_LOGIN_FLOW=code"
+    )]
+    SpaDpopNeedsCode,
+    #[error(
+        "SPA_DPOP=true, but the API refuses DPoP tokens (DPOP=disabled): set DPOP=allowed or DPOP=required"
+    )]
+    SpaDpopButDisabled,
 }
 
 #[cfg(test)]
@@ -223,6 +246,37 @@ mod tests {
             (
                 BadCacheSize("9".into()),
                 "TOKEN_CACHE_SIZE=\"9\" is out of range: use a number up to 100000 (0 turns the cache off), e.g. TOKEN_CACHE_SIZE=10000",
+            ),
+            (
+                BadDpopMode("on".into()),
+                "DPOP=\"on\" is not one of allowed, required, disabled: e.g. DPOP=required",
+            ),
+            (
+                BadPublicUrl {
+                    value: "x".into(),
+                    why: "is not a URL",
+                },
+                "PUBLIC_URL=\"x\" is not a URL: set the URL(s) clients reach the API at, comma-separated, e.g. PUBLIC_URL=https://api.example.com",
+            ),
+            (
+                BadReplayCacheSize("0".into()),
+                "DPOP_REPLAY_CACHE_SIZE=\"0\" is out of range: use a number from 1 to 1000000, e.g. DPOP_REPLAY_CACHE_SIZE=100000",
+            ),
+            (
+                BadDpopNonce("yes".into()),
+                "DPOP_NONCE=\"yes\" is not true or false: e.g. DPOP_NONCE=true",
+            ),
+            (
+                BadSpaDpop("1".into()),
+                "SPA_DPOP=\"1\" is not true or false: e.g. SPA_DPOP=true",
+            ),
+            (
+                SpaDpopNeedsCode,
+                "SPA_DPOP=true needs the code flow (the implicit flow's tokens come from the authorization endpoint, where no DPoP proof can be sent): set SPA_LOGIN_FLOW=code",
+            ),
+            (
+                SpaDpopButDisabled,
+                "SPA_DPOP=true, but the API refuses DPoP tokens (DPOP=disabled): set DPOP=allowed or DPOP=required",
             ),
             (
                 BadLogFormat("x".into()),

@@ -10,6 +10,7 @@
 //! - `values`: the parsers (text, durations, origins, the SPA's folder);
 //! - `error`: every mistake as a [`ConfigError`], its sentences pinned in one test.
 
+mod dpop;
 mod error;
 mod tenant;
 mod values;
@@ -22,7 +23,7 @@ use axum::http::HeaderValue;
 use clap::Parser;
 use shared::{LoginFlow, Provider, SessionStorage};
 
-use crate::auth::{JwksSettings, KeySource, ValidationSettings};
+use crate::auth::{DpopSettings, JwksSettings, KeySource, ValidationSettings};
 use crate::server::ServerLimits;
 
 pub use error::ConfigError;
@@ -95,6 +96,11 @@ pub struct Config {
     #[arg(long, env = "SPA_REFRESH_TOKENS")]
     pub spa_refresh_tokens: Option<String>,
 
+    /// `true`: with the code flow, the SPA binds its tokens to a key it holds (DPoP, RFC 9449)
+    /// and proves it with every call. Defaults to false.
+    #[arg(long, env = "SPA_DPOP")]
+    pub spa_dpop: Option<String>,
+
     /// How long a fetched key set is trusted before it is refreshed in the background.
     /// Defaults to 10m.
     #[arg(long, env = "JWKS_MAX_AGE")]
@@ -135,6 +141,32 @@ pub struct Config {
     #[arg(long, env = "METRICS_ADDR")]
     pub metrics_addr: Option<String>,
 
+    /// Which access tokens the API takes: `allowed` (the default: bearer tokens, and
+    /// DPoP-bound tokens with their proof), `required` (DPoP-bound only) or `disabled` (bearer
+    /// only). A DPoP-bound token is never taken as a bearer token.
+    #[arg(long, env = "DPOP")]
+    pub dpop: Option<String>,
+
+    /// The URL(s) clients reach the API at, comma-separated, e.g. `https://api.example.com`:
+    /// DPoP proofs name it (`htu`), and it is never taken from the request's `Host`. Unset: the
+    /// API's own address when it listens on loopback (and the dev SPA's, localhost:3000).
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// How old a DPoP proof may be. Defaults to 60s.
+    #[arg(long, env = "DPOP_PROOF_MAX_AGE")]
+    pub dpop_proof_max_age: Option<String>,
+
+    /// How many DPoP proofs are remembered against replay; when full, new proofs are refused
+    /// (503) until the oldest expire, never an unexpired one forgotten. Defaults to 100000.
+    #[arg(long, env = "DPOP_REPLAY_CACHE_SIZE")]
+    pub dpop_replay_cache_size: Option<String>,
+
+    /// `true`: every DPoP proof must carry the API's current nonce (`DPoP-Nonce`, RFC 9449
+    /// §9), which it hands out with `use_dpop_nonce`. Defaults to false.
+    #[arg(long, env = "DPOP_NONCE")]
+    pub dpop_nonce: Option<String>,
+
     /// Debug builds only: with no tenant configured, `auto` (the default) starts the
     /// development tenant in this process, for `cargo run -p api`; `off` does not.
     #[arg(long, env = "DEVTENANT")]
@@ -171,8 +203,11 @@ pub struct Settings {
     pub session_storage: SessionStorage,
     pub login_flow: LoginFlow,
     pub refresh_tokens: bool,
+    /// The SPA binds its tokens with DPoP.
+    pub spa_dpop: bool,
     pub validation: ValidationSettings,
     pub jwks: JwksSettings,
+    pub dpop: DpopSettings,
     /// `Strict-Transport-Security`, when served over https.
     pub hsts: Option<HeaderValue>,
     pub log_format: LogFormat,
@@ -204,6 +239,9 @@ impl Config {
         let addr = set(&self.api_addr).unwrap_or(DEFAULT_ADDR);
         let jwks = self.jwks_settings(source)?;
         let (login_flow, refresh_tokens) = self.login()?;
+        let validation = self.validation_settings(issuer, audience)?;
+        let dpop = self.dpop_settings(validation.leeway)?;
+        let spa_dpop = self.spa_dpop(login_flow, dpop.mode)?;
         let addr: SocketAddr = addr
             .parse()
             .map_err(|_| ConfigError::BadAddr(addr.to_owned()))?;
@@ -219,7 +257,9 @@ impl Config {
             session_storage: self.session_storage(refresh_tokens)?,
             login_flow,
             refresh_tokens,
-            validation: self.validation_settings(issuer, audience)?,
+            spa_dpop,
+            validation,
+            dpop,
             hsts: self.hsts()?,
             limits: ServerLimits {
                 request_timeout: jwks.fetch_timeout + Duration::from_secs(5),
@@ -373,6 +413,63 @@ mod tests {
         assert_eq!(settings.limits.request_timeout, Duration::from_secs(10));
         assert_eq!(settings.log_format, LogFormat::Text);
         assert_eq!(settings.metrics_addr, None);
+        assert_eq!(settings.dpop.mode, crate::auth::DpopMode::Allowed);
+        assert_eq!(settings.dpop.public_urls, None);
+        assert_eq!(settings.dpop.max_age, Duration::from_secs(60));
+        assert_eq!(settings.dpop.replay_capacity, 100_000);
+        assert!(!settings.dpop.nonces);
+    }
+
+    #[test]
+    fn dpop_settings_are_read_and_checked() {
+        let settings = config(&with(&[
+            "--dpop",
+            "required",
+            "--public-url",
+            "https://api.example.com",
+            "--dpop-proof-max-age",
+            "30s",
+            "--dpop-replay-cache-size",
+            "5000",
+            "--dpop-nonce",
+            "true",
+        ]))
+        .settings()
+        .unwrap();
+        assert_eq!(settings.dpop.mode, crate::auth::DpopMode::Required);
+        assert_eq!(
+            settings.dpop.public_urls,
+            Some(vec!["https://api.example.com".to_owned()])
+        );
+        assert_eq!(settings.dpop.max_age, Duration::from_secs(30));
+        assert_eq!(settings.dpop.replay_capacity, 5000);
+        assert!(settings.dpop.nonces);
+        assert_eq!(error_of(&with(&["--dpop", "on"])), BadDpopMode("on".into()));
+        assert_eq!(
+            error_of(&with(&["--dpop-replay-cache-size", "0"])),
+            BadReplayCacheSize("0".into())
+        );
+        assert_eq!(
+            error_of(&with(&["--dpop-nonce", "1"])),
+            BadDpopNonce("1".into())
+        );
+        assert_eq!(error_of(&with(&["--spa-dpop", "true"])), SpaDpopNeedsCode);
+        let code = ["--spa-login-flow", "code", "--spa-dpop", "true"];
+        assert!(config(&with(&code)).settings().unwrap().spa_dpop);
+        let mut disabled = code.to_vec();
+        disabled.extend(["--dpop", "disabled"]);
+        assert_eq!(error_of(&with(&disabled)), SpaDpopButDisabled);
+        assert_eq!(
+            error_of(&with(&["--spa-dpop", "1"])),
+            BadSpaDpop("1".into())
+        );
+        assert!(matches!(
+            error_of(&with(&["--dpop-proof-max-age", "1h"])),
+            DurationOutOfRange {
+                name: "DPOP_PROOF_MAX_AGE",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -430,6 +527,12 @@ mod tests {
             "--hsts-max-age",
             "--log-format",
             "--metrics-addr",
+            "--dpop",
+            "--public-url",
+            "--dpop-proof-max-age",
+            "--dpop-replay-cache-size",
+            "--dpop-nonce",
+            "--spa-dpop",
         ]
         .into_iter()
         .flat_map(|flag| [flag, " "])

@@ -45,6 +45,14 @@ pub(super) const HSTS_MAX_AGE: DurationSetting = DurationSetting {
     min: Duration::from_secs(24 * 60 * 60),
     max: Duration::from_secs(2 * 366 * 24 * 60 * 60),
 };
+/// A proof's age: long enough for a slow network, short enough that a copied one is soon
+/// useless (and the replay cache small).
+pub(super) const DPOP_PROOF_MAX_AGE: DurationSetting = DurationSetting {
+    name: "DPOP_PROOF_MAX_AGE",
+    example: "60s",
+    min: Duration::from_secs(1),
+    max: Duration::from_secs(10 * 60),
+};
 pub(super) const JWT_LEEWAY: DurationSetting = DurationSetting {
     name: "JWT_LEEWAY",
     example: "5s",

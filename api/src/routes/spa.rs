@@ -118,6 +118,7 @@ mod tests {
                 userinfo: Some(at("userinfo")),
                 jwks: at(".well-known/jwks.json"),
                 logout: Some(at("oidc/logout")),
+                revocation: Some(at("oauth/revoke")),
             },
             iframe_renewal: true,
             client_id: "spa".into(),
@@ -126,6 +127,7 @@ mod tests {
             session_storage: Default::default(),
             login_flow: Default::default(),
             refresh_tokens: false,
+            dpop: false,
         };
         let api = crate::login::content_security_policy(&dev_tenant);
         let expected: Vec<String> = api

@@ -26,6 +26,9 @@ pub struct PendingLogin {
     /// tokens. `None` for the implicit flow. Kept for this round trip only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_verifier: Option<String>,
+    /// DPoP: the key the code is to be exchanged with (sent as `dpop_jkt`, RFC 9449 §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl PendingLogin {
@@ -43,6 +46,8 @@ pub struct TokenResponse {
     pub expires_at: u64,
     /// Only from the token endpoint, when `offline_access` was asked for.
     pub refresh_token: Option<String>,
+    /// `token_type` `DPoP`: the access token is bound to the proof's key (RFC 9449 §5).
+    pub bound: bool,
 }
 
 impl TokenResponse {
@@ -60,10 +65,16 @@ impl TokenResponse {
                 .id_token
                 .filter(|t| !t.is_empty())
                 .ok_or(CallbackError::Missing("ID token"))?,
+            bound: is_dpop(&answer.token_type),
             access_token: answer.access_token,
             refresh_token: answer.refresh_token,
         })
     }
+}
+
+/// Whether a `token_type` says the token is DPoP-bound (case-insensitive, RFC 6749 §7.1).
+pub fn is_dpop(token_type: &str) -> bool {
+    token_type.eq_ignore_ascii_case("dpop")
 }
 
 /// What came back for this tab's login, once `state` matched.
@@ -207,6 +218,7 @@ pub fn parse_callback(
         id_token: part("id_token", "ID token")?,
         expires_at,
         refresh_token: None,
+        bound: false,
     }))
 }
 
@@ -255,6 +267,7 @@ mod tests {
             return_to: "/ping".into(),
             started_at: NOW - 5,
             code_verifier: None,
+            dpop_jkt: None,
         }
     }
 
@@ -330,9 +343,15 @@ mod tests {
         };
         let tokens = TokenResponse::from_endpoint(answer(Some("it"), 60), NOW).unwrap();
         assert_eq!(
-            (tokens.expires_at, tokens.refresh_token),
-            (NOW + 60, Some("rt".into()))
+            (tokens.expires_at, tokens.refresh_token, tokens.bound),
+            (NOW + 60, Some("rt".into()), false)
         );
+        let dpop = shared::oauth::TokenResponse {
+            token_type: "DPoP".into(),
+            ..answer(Some("it"), 60)
+        };
+        assert!(TokenResponse::from_endpoint(dpop, NOW).unwrap().bound);
+        assert!(is_dpop("dpop") && !is_dpop("Bearer"));
         assert_eq!(
             TokenResponse::from_endpoint(answer(None, 60), NOW),
             Err(CallbackError::Missing("ID token"))

@@ -46,6 +46,10 @@ pub struct Session {
     /// brings its successor (rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// DPoP: the thumbprint of the key the tokens are bound to (the key itself stays in
+    /// WebCrypto, see `crate::dpop`). `None`: bearer tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// How long before its expiry a session is renewed: time for a renewal (an iframe's round
@@ -88,6 +92,7 @@ pub(crate) mod tests {
                 email: None,
             },
             refresh_token: None,
+            dpop_jkt: None,
         }
     }
 

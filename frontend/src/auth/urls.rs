@@ -13,6 +13,9 @@ pub struct Authorize<'a> {
     /// Silent renewal: `prompt=none`, the answer posted to this window by the tenant's page
     /// in a hidden iframe (`response_mode=web_message`), as auth0-spa-js renews.
     pub silent: bool,
+    /// DPoP: the thumbprint of the key the code will be exchanged with (RFC 9449 §10), so
+    /// that a code stolen on its way back is of no use with another key.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// The parameters that name the API the access token is for: Auth0's `audience`, and for any
@@ -48,6 +51,9 @@ pub fn authorize_url(config: &AuthConfig, request: &Authorize<'_>) -> String {
         query
             .append_pair("prompt", "none")
             .append_pair("response_mode", "web_message");
+    }
+    if let Some(jkt) = request.dpop_jkt {
+        query.append_pair("dpop_jkt", jkt);
     }
     with_query(&config.endpoints.authorization, &query.finish())
 }
@@ -111,6 +117,7 @@ pub mod tests {
                 userinfo: Some("https://example.us.auth0.com/userinfo".into()),
                 jwks: "https://example.us.auth0.com/.well-known/jwks.json".into(),
                 logout: Some("https://example.us.auth0.com/v2/logout".into()),
+                revocation: Some("https://example.us.auth0.com/oauth/revoke".into()),
             },
             iframe_renewal: true,
             client_id: "client123".into(),
@@ -119,6 +126,7 @@ pub mod tests {
             session_storage: SessionStorage::Session,
             login_flow: Default::default(),
             refresh_tokens: false,
+            dpop: false,
         }
     }
 
@@ -133,6 +141,7 @@ pub mod tests {
                 userinfo: None,
                 jwks: "https://keys.example.com/jwks".into(),
                 logout: Some("https://login.example.com/tenant/session/end".into()),
+                revocation: None,
             },
             ..config()
         }
@@ -159,6 +168,7 @@ pub mod tests {
             nonce: "n1",
             code_challenge,
             silent,
+            dpop_jkt: None,
         }
     }
 
@@ -180,8 +190,15 @@ pub mod tests {
         assert!(
             !query
                 .iter()
-                .any(|(k, _)| k == "prompt" || k == "response_mode")
+                .any(|(k, _)| k == "prompt" || k == "response_mode" || k == "dpop_jkt")
         );
+        // With DPoP, the code is asked for with the key's thumbprint (RFC 9449 §10).
+        let bound = Authorize {
+            dpop_jkt: Some("jkt-1"),
+            ..request(Some("ch"), false)
+        };
+        let query = query_of(&authorize_url(&config, &bound));
+        assert_eq!(get(&query, "dpop_jkt"), Some("jkt-1"));
     }
 
     #[test]

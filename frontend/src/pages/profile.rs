@@ -3,14 +3,33 @@
 use shared::Provider;
 use yew::prelude::*;
 
+use crate::auth::session::Session;
 use crate::auth::urls::userinfo_url;
-use crate::browser;
+use crate::browser::{self, Credentials};
 use crate::components::login_button::LoginButton;
 use crate::context::{use_auth, use_session};
+use crate::dpop;
 
 /// Auth0 issues one access token for the API and `/userinfo` both; many providers issue it
 /// for the API alone (its `resource`), and their userinfo endpoint refuses it.
 const USERINFO_HINT: &str = "This provider may accept at its userinfo endpoint only access tokens issued for it, and this one is for the API (audience/resource). The name above is from the ID token.";
+
+/// The provider's `/userinfo` with the session's access token (`DPoP`, with a proof, when it
+/// is bound to a key).
+async fn fetch_userinfo(url: &str, session: &Session) -> Result<String, String> {
+    let proof = match &session.dpop_jkt {
+        Some(jkt) => {
+            let key = dpop::key(jkt).await?;
+            Some(dpop::proof(&key, "GET", url, Some(&session.access_token)).await?)
+        }
+        None => None,
+    };
+    let credentials = Credentials {
+        token: &session.access_token,
+        proof,
+    };
+    browser::get_json_pretty(url, Some(&credentials)).await
+}
 
 #[component]
 pub fn ProfilePage() -> Html {
@@ -20,13 +39,11 @@ pub fn ProfilePage() -> Html {
     {
         let userinfo = userinfo.clone();
         let config = auth.config().cloned();
-        let token = session.as_ref().map(|s| s.access_token.clone());
-        use_effect_with(token.clone(), move |_| {
+        use_effect_with(session.clone(), move |session| {
             let url = config.as_deref().and_then(userinfo_url).map(str::to_owned);
-            if let (Some(url), Some(token)) = (url, token) {
+            if let (Some(url), Some(session)) = (url, session.clone()) {
                 wasm_bindgen_futures::spawn_local(async move {
-                    let result = browser::get_json_pretty(&url, Some(&token)).await;
-                    userinfo.set(Some(result));
+                    userinfo.set(Some(fetch_userinfo(&url, &session).await));
                 });
             }
         });

@@ -1,4 +1,7 @@
-//! The development tenant's protocol, over HTTP, as a browser and a client see it.
+//! The development tenant's protocol, over HTTP, as a browser and a client see it: the
+//! flows here, DPoP in `dpop`.
+
+mod dpop;
 
 use std::collections::HashMap;
 
