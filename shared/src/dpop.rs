@@ -630,13 +630,21 @@ mod golden {
                 "The DPoP proof's nonce is not current: make the proof again with the nonce in the DPoP-Nonce header of this answer.",
             ),
         ];
+        let mut codes = std::collections::BTreeSet::new();
         for (error, sentence) in cases {
             assert_eq!(error.to_string(), sentence, "{error:?}");
+            // Logs and metrics name the refusal: one stable snake_case code per variant.
+            let code = error.code();
+            assert!(code.starts_with("dpop_"), "{error:?}: {code}");
+            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            codes.insert(code);
         }
+        assert_eq!(codes.len(), 21, "one code per refusal: {codes:?}");
     }
 }
 
-#[cfg(all(test, feature = "verify"))]
+#[cfg(test)]
+#[cfg(feature = "verify")]
 mod tests {
     use serde_json::{Value, json};
 
@@ -726,6 +734,9 @@ mod tests {
         let check = |proof: &str| verify_proof(proof, &expected(&uris, Some("at")));
         // The control: the same construction, nothing changed.
         assert!(check(&key.sign(&claims(json!({})), &Value::Null)).is_ok());
+        // The longest jti taken (one more is refused below).
+        let longest = json!({"jti": "j".repeat(MAX_JTI_LEN)});
+        assert!(check(&key.sign(&claims(longest), &Value::Null)).is_ok());
         let cases: Vec<(Value, Value, ProofError)> = vec![
             (
                 json!({"typ": "JWT"}),

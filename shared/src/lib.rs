@@ -31,9 +31,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn auth_config_uses_the_samples_camel_case() {
-        let config = AuthConfig {
+    fn auth0_config() -> AuthConfig {
+        AuthConfig {
             domain: "example.us.auth0.com".into(),
             issuer: "https://example.us.auth0.com/".into(),
             provider: Provider::Auth0,
@@ -53,11 +52,59 @@ mod tests {
             login_flow: Default::default(),
             refresh_tokens: false,
             dpop: false,
-        };
+        }
+    }
+
+    #[test]
+    fn auth_config_uses_the_samples_camel_case() {
+        let config = auth0_config();
         let json = serde_json::to_value(&config).unwrap();
         assert_eq!(json["clientId"], "abc");
         assert_eq!(json["scope"], "openid profile read:messages");
         assert_eq!(json["sessionStorage"], "session");
+    }
+
+    #[test]
+    fn refresh_tokens_add_offline_access_to_the_login_scope_once() {
+        let config = |scope: &str, refresh_tokens| AuthConfig {
+            scope: scope.into(),
+            refresh_tokens,
+            ..auth0_config()
+        };
+        assert_eq!(
+            config("openid profile", false).login_scope(),
+            "openid profile"
+        );
+        assert_eq!(
+            config("openid profile", true).login_scope(),
+            "openid profile offline_access"
+        );
+        assert_eq!(
+            config("openid offline_access profile", true).login_scope(),
+            "openid offline_access profile"
+        );
+        // A scope that only contains the word is not it.
+        assert_eq!(
+            config("openid offline_access_x", true).login_scope(),
+            "openid offline_access_x offline_access"
+        );
+    }
+
+    #[test]
+    fn settings_values_parse_or_name_the_choices() {
+        assert_eq!("code".parse(), Ok(LoginFlow::Code));
+        assert_eq!("implicit".parse(), Ok(LoginFlow::Implicit));
+        assert_eq!(
+            "pkce".parse::<LoginFlow>(),
+            Err("\"pkce\" is not one of implicit, code".into())
+        );
+        assert_eq!("local".parse(), Ok(SessionStorage::Local));
+        assert_eq!("memory".parse(), Ok(SessionStorage::Memory));
+        assert_eq!("session".parse(), Ok(SessionStorage::Session));
+        assert_eq!(
+            "cookie".parse::<SessionStorage>(),
+            Err("\"cookie\" is not one of session, local, memory".into())
+        );
     }
 
     #[test]

@@ -305,6 +305,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_refused_authorization_header_reads_as_written_with_its_code() {
+        for (error, code, sentence) in [
+            (
+                BearerError::Missing,
+                "missing_token",
+                "This endpoint needs an access token: send Authorization: Bearer <access token>.",
+            ),
+            (
+                BearerError::OtherScheme,
+                "other_scheme",
+                "This API accepts only Bearer and DPoP tokens: send Authorization: Bearer <access token>.",
+            ),
+            (
+                BearerError::Repeated,
+                "repeated_header",
+                "The request has more than one Authorization header; send exactly one.",
+            ),
+            (
+                BearerError::NotAscii,
+                "not_ascii",
+                "The Authorization header is not plain ASCII.",
+            ),
+            (
+                BearerError::Empty,
+                "empty_token",
+                "The Authorization header names a scheme but carries no token.",
+            ),
+            (
+                BearerError::NotB64Token,
+                "not_b64token",
+                "The access token has characters a token cannot have (RFC 6750 b64token).",
+            ),
+        ] {
+            assert_eq!(error.to_string(), sentence);
+            assert_eq!(error.code(), code);
+        }
+    }
+
+    #[test]
     fn secrets_compare_equal_only_when_every_byte_is() {
         assert!(constant_time_eq(b"state-1", b"state-1"));
         assert!(constant_time_eq(b"", b""));

@@ -30,8 +30,13 @@ struct Group {
     package: &'static str,
     /// Globs, relative to the workspace root.
     files: &'static [&'static str],
-    /// `(package, cargo test target selection)`: what runs against each mutant.
-    tests: &'static [&'static str],
+    /// The packages whose tests run against each mutant…
+    test_packages: &'static [&'static str],
+    /// …and which of their targets (`cargo test` arguments).
+    targets: &'static [&'static str],
+    /// `nextest` where the suite is slow: one process per test, all cores, and the first
+    /// failure ends the run, so a caught mutant costs seconds, not the whole suite.
+    test_tool: &'static str,
 }
 
 const GROUPS: &[Group] = &[
@@ -39,23 +44,18 @@ const GROUPS: &[Group] = &[
         name: "shared",
         package: "shared",
         files: &["shared/src/**/*.rs"],
-        tests: &["-p", "shared", "--all-features", "--lib"],
+        test_packages: &["shared"],
+        targets: &["--all-features", "--lib"],
+        test_tool: "cargo",
     },
     Group {
         name: "api",
         package: "api",
         files: &["api/src/auth/*.rs", "api/src/server.rs"],
-        tests: &[
-            "-p",
-            "api",
-            "-p",
-            "integration-tests",
-            "--lib",
-            "--test",
-            "startup",
-            "--test",
-            "it",
-        ],
+        // The in-process suite lives in another package (the browser tests are left out).
+        test_packages: &["api", "integration-tests"],
+        targets: &["--lib", "--test", "startup", "--test", "it"],
+        test_tool: "nextest",
     },
     Group {
         name: "devtenant",
@@ -66,17 +66,26 @@ const GROUPS: &[Group] = &[
             "devtenant/src/store.rs",
             "devtenant/src/authorize.rs",
         ],
-        tests: &["-p", "devtenant", "--lib", "--test", "protocol"],
+        test_packages: &["devtenant"],
+        targets: &["--lib", "--test", "protocol"],
+        test_tool: "nextest",
     },
     Group {
         name: "frontend",
         package: "frontend",
         files: &["frontend/src/auth/*.rs"],
-        tests: &["-p", "frontend", "--lib"],
+        test_packages: &["frontend"],
+        targets: &["--lib"],
+        test_tool: "cargo",
     },
 ];
 
 pub fn mutants(args: &[String]) -> Result<(), String> {
+    // After `--`: passed to cargo-mutants as they are (`--file`, `--shard 1/4`, `--iterate`).
+    let (args, extra) = match args.iter().position(|a| a == "--") {
+        Some(at) => (&args[..at], &args[at + 1..]),
+        None => (args, &[][..]),
+    };
     let only: Vec<&str> = args
         .iter()
         .filter_map(|a| a.strip_prefix("--group="))
@@ -92,6 +101,7 @@ pub fn mutants(args: &[String]) -> Result<(), String> {
     }
     let list_only = args.iter().any(|a| a == "--list");
     ensure_cargo_mutants()?;
+    ensure_nextest()?;
     let started = Instant::now();
     let mut results = BTreeMap::new();
     for group in GROUPS
@@ -102,7 +112,7 @@ pub fn mutants(args: &[String]) -> Result<(), String> {
             list(group)?;
             continue;
         }
-        run(group)?;
+        run(group, extra)?;
         tally(group, &mut results)?;
     }
     if list_only {
@@ -132,6 +142,22 @@ fn ensure_cargo_mutants() -> Result<(), String> {
     )
 }
 
+/// cargo-nextest comes with this machine kind's toolchain; elsewhere it is installed.
+fn ensure_nextest() -> Result<(), String> {
+    let have = cargo()
+        .args(["nextest", "--version"])
+        .env("PATH", path_with_tools())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if have {
+        return Ok(());
+    }
+    crate::tools::cargo_install(
+        "installing cargo-nextest into tools/ (about 4 minutes, once)",
+        &["--locked", "cargo-nextest"],
+    )
+}
+
 fn cargo_mutants(group: &Group) -> Command {
     let mut command = cargo();
     command
@@ -150,9 +176,19 @@ fn list(group: &Group) -> Result<(), String> {
     )
 }
 
-fn run(group: &Group) -> Result<(), String> {
+fn run(group: &Group, extra: &[String]) -> Result<(), String> {
     let output = root().join("target/mutants").join(group.name);
+    std::fs::create_dir_all(&output)
+        .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
     let mut command = cargo_mutants(group);
+    for package in group.test_packages {
+        command.args(["--test-package", package]);
+    }
+    if group.test_packages.iter().any(|p| *p != group.package) {
+        // cargo-mutants' baseline builds the mutated package alone, where `--test it` does
+        // not exist; the suite passing unmutated is what `cargo xtask test` checks.
+        command.arg("--baseline=skip");
+    }
     command
         .arg("--output")
         .arg(&output)
@@ -163,16 +199,31 @@ fn run(group: &Group) -> Result<(), String> {
             "--build-timeout",
             "600",
             "--caught",
+            "--test-tool",
+            group.test_tool,
         ])
-        // Builds share one target dir outside the copy cargo-mutants makes of the tree.
-        .env("CARGO_TARGET_DIR", root().join("target/mutants/build"))
+        // A target dir per group outside the copy cargo-mutants makes of the tree: kept between
+        // runs (the dependencies are built once), and groups can run side by side.
+        .env(
+            "CARGO_TARGET_DIR",
+            root()
+                .join("target/mutants")
+                .join(format!("build-{}", group.name)),
+        )
+        .args(extra)
         .arg("--")
-        .args(group.tests);
+        .args(group.targets);
     println!(
-        "==> mutating {} ({}), testing with `cargo test {}`",
+        "==> mutating {} ({}), testing with `cargo {} -p {} {}`",
         group.name,
         group.files.join(" "),
-        group.tests.join(" ")
+        if group.test_tool == "nextest" {
+            "nextest run"
+        } else {
+            "test"
+        },
+        group.test_packages.join(" -p "),
+        group.targets.join(" ")
     );
     // cargo-mutants exits non-zero when a mutant is missed: the tally decides.
     let status = command

@@ -289,6 +289,18 @@ mod tests {
     }
 
     #[test]
+    fn the_leeway_is_a_minute_either_way_to_the_second() {
+        // now = 1500, leeway 60 s.
+        assert_eq!(check(&[("exp", json!(1441))]), Ok(()));
+        assert_eq!(check(&[("exp", json!(1440))]), Err(IdTokenError::Expired));
+        assert_eq!(check(&[("iat", json!(1560))]), Ok(()));
+        assert_eq!(
+            check(&[("iat", json!(1561))]),
+            Err(IdTokenError::IssuedInFuture)
+        );
+    }
+
+    #[test]
     fn without_an_access_token_no_at_hash_is_needed() {
         let mut value = good();
         value.as_object_mut().unwrap().remove("at_hash");

@@ -211,6 +211,23 @@ mod tests {
     }
 
     #[test]
+    fn a_login_or_a_logout_ends_the_check_and_a_login_the_signed_out_notice() {
+        let checking = AuthState::default().reduce(AuthAction::ConfigLoaded {
+            config: Rc::new(config()),
+            stored: None,
+            now: 100,
+            renewing: true,
+            logged_out: true,
+        });
+        assert!(checking.checking && checking.logged_out);
+        let logged_in = checking.reduce(AuthAction::LoggedIn(session(900)));
+        assert!(!logged_in.checking, "the login answered the check");
+        assert!(!logged_in.logged_out, "no \"signed out\" beside a session");
+        let left = checking.reduce(AuthAction::LogOut { logout_url: None });
+        assert!(!left.checking, "nothing to wait for after a logout");
+    }
+
+    #[test]
     fn a_renewal_replaces_the_session_but_never_undoes_a_logout() {
         let renewed = loaded(Some(session(200))).reduce(AuthAction::Renewed(session(900)));
         assert_eq!(renewed.session, Some(session(900)));

@@ -217,6 +217,10 @@ pub mod tests {
         assert_eq!(get(&query, "scope"), Some("openid profile read:messages"));
         assert_eq!(get(&query, "state"), Some("st&="));
         assert_eq!(get(&query, "nonce"), Some("n1"));
+        assert_eq!(
+            userinfo_url(&config()),
+            Some("https://example.us.auth0.com/userinfo")
+        );
     }
 
     #[test]

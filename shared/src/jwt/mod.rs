@@ -248,6 +248,10 @@ mod tests {
         assert_eq!(with("kid", json!("")), Err(KeyRefusal::NoKid));
         assert_eq!(with("n", json!("***")), Err(KeyRefusal::Malformed));
         assert_eq!(with("e", json!(b64(&[1; 9]))), Err(KeyRefusal::Malformed));
+        assert!(
+            with("e", json!(b64(&[1; 8]))).is_ok(),
+            "8 bytes is the most"
+        );
         let mut no_alg = rsa_jwk("k");
         no_alg.as_object_mut().unwrap().remove("alg");
         assert!(jwk(no_alg).rs256_key().is_ok());
@@ -286,6 +290,10 @@ mod tests {
             kids(json!([rsa_jwk("good"), enc, ec, "junk", 42, {"kid": 3}])),
             ["good"]
         );
+        // Entries that are not objects are read through and dropped, not kept as empty keys.
+        let odd = set(json!([[1, [2]], "junk", 4.5, null, true, rsa_jwk("good")]));
+        assert_eq!(odd.keys.len(), 1);
+        assert_eq!(odd.keys[0].kid.as_deref(), Some("good"));
         let mut second = rsa_jwk("a");
         second["e"] = json!("AQ");
         let keys = set(json!([rsa_jwk("a"), second])).rs256_keys();
@@ -293,6 +301,17 @@ mod tests {
         assert_eq!(keys[0].exponent, [1, 0, 1]);
         for garbage in [json!("x"), json!({}), json!({"keys": 3})] {
             assert!(serde_json::from_value::<JwkSet>(garbage).is_err());
+        }
+        let error = serde_json::from_value::<JwkSet>(json!({"keys": 3})).unwrap_err();
+        assert!(
+            error.to_string().contains("expected an array of JWKs"),
+            "{error}"
+        );
+        // key_ops of the wrong shape reads as absent; the key itself is kept.
+        for odd in [json!({"a": 1}), json!("verify"), json!(["verify", 1])] {
+            let mut key = rsa_jwk("k");
+            key["key_ops"] = odd.clone();
+            assert_eq!(jwk(key).key_ops, None, "{odd}");
         }
     }
 
@@ -342,6 +361,9 @@ mod tests {
         );
         let odd = header(json!({"alg": ["RS256"], "kid": 7, "crit": null})).unwrap();
         assert_eq!((odd.alg(), odd.kid(), odd.has_crit()), (None, None, true));
+        // A member that is an object is read through, not kept, and the rest still reads.
+        let nested = header(json!({"kid": {"a": {"b": 1}}, "alg": "RS256"})).unwrap();
+        assert_eq!((nested.kid(), nested.alg()), (None, Some("RS256")));
         assert_eq!(header(json!({"kid": ""})).unwrap().kid(), None);
         for bad in ["%%%", "bm90IGpzb24", "W10", ""] {
             let token = format!("{bad}.e30.c2ln");
@@ -361,10 +383,20 @@ mod tests {
         assert!(many.contains("api"));
         assert_eq!(many.first(), Some("x"));
         assert_eq!(many.len(), 2);
+        assert!(!many.contains("other"));
+        assert!(!aud(json!("api")).unwrap().contains("ap"));
         assert!(aud(json!([])).unwrap().is_empty());
+        assert!(!many.is_empty());
         for bad in [json!(null), json!(3), json!({"a": 1}), json!([1])] {
             assert!(aud(bad.clone()).is_err(), "{bad}");
         }
+        let error = aud(json!(3)).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("expected a string or an array of strings"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -385,5 +417,15 @@ mod tests {
         let text = |t: &str| serde_json::from_str::<NumericDate>(t).ok();
         assert_eq!(text("99999999999999999999999999"), None);
         assert_eq!(text("1e999"), None);
+        // 2^64, the first float past u64::MAX: out of range, not saturated.
+        assert_eq!(text("18446744073709551616.0"), None);
+        // What serde says when a claim is of the wrong type names what was expected.
+        let error = serde_json::from_value::<NumericDate>(json!("1")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("expected a NumericDate (seconds since the epoch)"),
+            "{error}"
+        );
     }
 }
