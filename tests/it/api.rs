@@ -674,3 +674,44 @@ async fn the_spa_settings_wait_for_the_provider_and_say_why_they_cannot_be_serve
     );
     assert!(answer.body.message.contains("SPA_LOGIN_FLOW=implicit"));
 }
+
+/// The first `/auth_config.json` after a start waits for the provider's discovery to end, not
+/// for the whole fetch timeout: a slow provider's settings come as soon as they are read.
+#[tokio::test]
+async fn the_spa_settings_come_as_soon_as_a_slow_providers_discovery_ends() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let document = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/auth"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+    });
+    let provider = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                axum::Json(document)
+            }),
+        )
+        .route(
+            "/jwks",
+            axum::routing::get(|| async { axum::Json(json!({"keys": [KEY.jwk()]})) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, provider).await });
+    let mut settings = settings_for(&issuer);
+    settings.login_flow = shared::LoginFlow::Code;
+    settings.jwks.fetch_timeout = std::time::Duration::from_secs(10);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = serve_api(listener, settings);
+    let asked = std::time::Instant::now();
+    let answer = reqwest::get(format!("{base}/auth_config.json"))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // Well under the 10 s timeout, whatever the machine's load.
+    assert!(asked.elapsed() < std::time::Duration::from_secs(5));
+}

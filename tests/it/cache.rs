@@ -136,6 +136,11 @@ async fn refetching_an_unchanged_key_set_keeps_the_generation_and_the_cache() {
         assert!(validator.validate(&junk).await.is_err());
     }
     assert_eq!(tenant.jwks_fetches(), 4);
+    assert_eq!(
+        validator.jwks().fetch_count(),
+        4,
+        "the API's own count agrees"
+    );
     assert_eq!(validator.jwks().generation(), generation);
     assert_eq!(validator.cached_tokens(), 1);
     // A changed set does change the generation.

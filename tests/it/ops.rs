@@ -97,7 +97,11 @@ async fn metrics_count_requests_refusals_keys_and_cache_hits() {
             .metric(r#"api_token_cache_lookups_total{result="hit"}"#)
             .await;
     assert!(hits >= 2.0, "{hits}");
-    assert!(app.metric("api_jwks_age_seconds").await >= 0.0);
+    // The key set's age is there once it is loaded, and grows.
+    let age = app.metric("api_jwks_age_seconds").await;
+    assert!(app.scrape().await.contains("\napi_jwks_age_seconds "));
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert!(app.metric("api_jwks_age_seconds").await > age);
 }
 
 #[tokio::test]
@@ -150,4 +154,50 @@ fn promtool_check(text: &str) -> Result<(), String> {
             String::from_utf8_lossy(&output.stderr)
         )),
     }
+}
+
+/// The per-connection memo is wired to real connections: repeats on one keep-alive connection
+/// are memo hits; the same token on a new connection is a shared-cache hit, and that
+/// connection remembers it from then on.
+#[tokio::test]
+async fn a_keep_alive_connection_remembers_its_token_and_a_new_one_uses_the_shared_cache() {
+    let app = TestApp::spawn().await;
+    let token = app.token(&[]);
+    let lookups = |result: &'static str| {
+        let app = &app;
+        async move {
+            app.metric(&format!(
+                r#"api_token_cache_lookups_total{{result="{result}"}}"#
+            ))
+            .await
+        }
+    };
+    // One client, requests one after another: one connection.
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/private", Some(&token)).await.status(), 200);
+    }
+    assert_eq!(lookups("miss").await, 1.0, "verified once");
+    assert_eq!(
+        lookups("memo_hit").await,
+        2.0,
+        "then remembered by the connection"
+    );
+    assert_eq!(lookups("hit").await, 0.0);
+    let other = reqwest::Client::new();
+    for _ in 0..2 {
+        let answer = other
+            .get(format!("{}/api/private", app.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    assert_eq!(
+        lookups("hit").await,
+        1.0,
+        "a new connection finds it shared"
+    );
+    assert_eq!(lookups("memo_hit").await, 3.0, "and remembers it");
+    assert_eq!(lookups("miss").await, 1.0);
 }

@@ -37,6 +37,8 @@ struct Group {
     /// `nextest` where the suite is slow: one process per test, all cores, and the first
     /// failure ends the run, so a caught mutant costs seconds, not the whole suite.
     test_tool: &'static str,
+    /// Seconds a test run may take before the mutant counts as a hang (about 3× the suite).
+    timeout: u32,
 }
 
 const GROUPS: &[Group] = &[
@@ -47,6 +49,7 @@ const GROUPS: &[Group] = &[
         test_packages: &["shared"],
         targets: &["--all-features", "--lib"],
         test_tool: "cargo",
+        timeout: 60,
     },
     Group {
         name: "api",
@@ -56,6 +59,7 @@ const GROUPS: &[Group] = &[
         test_packages: &["api", "integration-tests"],
         targets: &["--lib", "--test", "startup", "--test", "it"],
         test_tool: "nextest",
+        timeout: 150,
     },
     Group {
         name: "devtenant",
@@ -69,6 +73,7 @@ const GROUPS: &[Group] = &[
         test_packages: &["devtenant"],
         targets: &["--lib", "--test", "protocol"],
         test_tool: "nextest",
+        timeout: 150,
     },
     Group {
         name: "frontend",
@@ -77,6 +82,7 @@ const GROUPS: &[Group] = &[
         test_packages: &["frontend"],
         targets: &["--lib"],
         test_tool: "cargo",
+        timeout: 60,
     },
 ];
 
@@ -195,7 +201,7 @@ fn run(group: &Group, extra: &[String]) -> Result<(), String> {
         .args([
             "--no-shuffle",
             "--timeout",
-            "300",
+            &group.timeout.to_string(),
             "--build-timeout",
             "600",
             "--caught",
