@@ -269,6 +269,37 @@ async fn an_id_token_sent_instead_of_the_access_token_is_named() {
     assert_refused(&app, &id_token, TokenRejection::IdToken { audience }).await;
 }
 
+/// Each sign of an ID token is enough on its own: a `nonce`, the SPA's client ID as the
+/// audience, or an audience shaped like an Auth0 client ID. Without any, it is only another
+/// audience.
+#[tokio::test]
+async fn each_sign_of_an_id_token_names_it_and_none_means_another_audience() {
+    let app = TestApp::spawn().await;
+    let client_like = "aBcDeFgHiJkLmNoPqRsTuVwXyZ012345";
+    for (changes, audience) in [
+        (
+            vec![
+                ("aud", json!("https://other.example.com")),
+                ("nonce", json!("n")),
+            ],
+            "https://other.example.com",
+        ),
+        (vec![("aud", json!(SPA_CLIENT_ID))], SPA_CLIENT_ID),
+        (vec![("aud", json!(["x", SPA_CLIENT_ID]))], "x"),
+        (vec![("aud", json!(client_like))], client_like),
+    ] {
+        let token = app.token(&changes);
+        let audience = audience.to_owned();
+        assert_refused(&app, &token, TokenRejection::IdToken { audience }).await;
+    }
+    let token = app.token(&[("aud", json!("https://other.example.com"))]);
+    let rejection = TokenRejection::WrongAudience {
+        got: "https://other.example.com".into(),
+        expected: AUDIENCE.into(),
+    };
+    assert_refused(&app, &token, rejection).await;
+}
+
 #[tokio::test]
 async fn opaque_and_encrypted_tokens_ask_for_an_audience() {
     let app = TestApp::spawn().await;

@@ -244,3 +244,31 @@ async fn a_key_set_change_an_expiry_and_a_future_nbf_are_misses() {
     assert_eq!(misses(&validator), 5);
     assert_eq!(validator.cache_counts().hits.get(), 2);
 }
+
+/// A key lookup of its own (without the token path's generation check) refreshes a key set
+/// older than `JWKS_MAX_AGE` in the background, and a younger one never.
+#[tokio::test]
+async fn a_key_lookup_refreshes_only_a_set_older_than_its_max_age() {
+    let tenant = spawn_tenant(&[&KEY]).await;
+    let jwks = JwksCache::new(JwksSettings {
+        max_age: Duration::from_millis(1500),
+        refetch_cooldown: Duration::from_millis(100),
+        ..settings_for(tenant.issuer()).jwks
+    });
+    let kid = KEY.kid();
+    jwks.key(kid, None).await.unwrap();
+    // Young: lookups past the least pause between fetches still fetch nothing.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        jwks.key(kid, None).await.unwrap();
+    }
+    assert_eq!(tenant.jwks_fetches(), 1, "a young key set is not refetched");
+    // Old: the next lookup answers from the set it has and refreshes it behind.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    jwks.key(kid, None).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while tenant.jwks_fetches() < 2 {
+        assert!(std::time::Instant::now() < deadline, "never refreshed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -153,6 +153,11 @@ async fn an_outage_after_start_keeps_serving_cached_keys() {
     }
     // The stale keys were refreshed (and failed) in the background meanwhile.
     assert!(app.tenant.jwks_fetches() > fetches_before);
+    // A key the API has not seen, while the tenant's keys cannot be fetched: the outage is the
+    // answer (503), not "no such key" — the key may well be published.
+    let new = ROTATED_KEY.sign(&app.claims(&[]));
+    let answer = error_answer(app.get("/api/private", Some(&new)).await).await;
+    assert_eq!(answer.status, 503, "{}", answer.body.message);
 }
 
 #[tokio::test]
