@@ -197,6 +197,15 @@ async fn a_repeat_is_a_hit_on_one_connection_and_on_another() {
     assert_eq!(counts.memo_hits.get(), 1, "the same connection");
     assert_eq!(counts.hits.get(), 2, "another connection, and none");
     assert_eq!(validator.cached_tokens(), 1);
+    // A token already valid (nbf passed) is a hit like any other.
+    let started = KEY.sign(&access_claims(
+        tenant.issuer(),
+        &[("nbf", json!(now() - 10))],
+    ));
+    validator.validate(&started).await.unwrap();
+    validator.validate(&started).await.unwrap();
+    assert_eq!(counts.hits.get(), 3);
+    assert_eq!(counts.misses.get(), 2);
 }
 
 /// A cached token no longer trusted is a miss, verified in full again: after the key set
