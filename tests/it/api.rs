@@ -666,26 +666,7 @@ async fn the_spa_settings_wait_for_the_provider_and_say_why_they_cannot_be_serve
     );
 
     // A provider whose document offers no S256, with the code flow configured.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("http://{}", listener.local_addr().unwrap());
-    let document = json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/auth"),
-        "token_endpoint": format!("{issuer}/token"),
-        "jwks_uri": format!("{issuer}/jwks"),
-        "response_types_supported": ["code"],
-        "code_challenge_methods_supported": ["plain"],
-    });
-    let provider = axum::Router::new()
-        .route(
-            "/.well-known/openid-configuration",
-            axum::routing::get(move || async move { axum::Json(document) }),
-        )
-        .route(
-            "/jwks",
-            axum::routing::get(|| async { axum::Json(json!({"keys": [KEY.jwk()]})) }),
-        );
-    tokio::spawn(async move { axum::serve(listener, provider).await });
+    let issuer = code_flow_provider("plain", std::time::Duration::ZERO).await;
     let mut settings = settings_for(&issuer);
     settings.login_flow = shared::LoginFlow::Code;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -710,29 +691,7 @@ async fn the_spa_settings_wait_for_the_provider_and_say_why_they_cannot_be_serve
 /// for the whole fetch timeout: a slow provider's settings come as soon as they are read.
 #[tokio::test]
 async fn the_spa_settings_come_as_soon_as_a_slow_providers_discovery_ends() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("http://{}", listener.local_addr().unwrap());
-    let document = json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/auth"),
-        "token_endpoint": format!("{issuer}/token"),
-        "jwks_uri": format!("{issuer}/jwks"),
-        "response_types_supported": ["code"],
-        "code_challenge_methods_supported": ["S256"],
-    });
-    let provider = axum::Router::new()
-        .route(
-            "/.well-known/openid-configuration",
-            axum::routing::get(move || async move {
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                axum::Json(document)
-            }),
-        )
-        .route(
-            "/jwks",
-            axum::routing::get(|| async { axum::Json(json!({"keys": [KEY.jwk()]})) }),
-        );
-    tokio::spawn(async move { axum::serve(listener, provider).await });
+    let issuer = code_flow_provider("S256", std::time::Duration::from_millis(300)).await;
     let mut settings = settings_for(&issuer);
     settings.login_flow = shared::LoginFlow::Code;
     settings.jwks.fetch_timeout = std::time::Duration::from_secs(10);
@@ -745,4 +704,33 @@ async fn the_spa_settings_come_as_soon_as_a_slow_providers_discovery_ends() {
     assert_eq!(answer.status(), 200);
     // Well under the 10 s timeout, whatever the machine's load.
     assert!(asked.elapsed() < std::time::Duration::from_secs(5));
+}
+
+/// An OpenID provider on loopback offering the code flow with this PKCE method, whose
+/// discovery document answers after `delay`; its issuer.
+async fn code_flow_provider(pkce: &'static str, delay: std::time::Duration) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let document = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/auth"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": [pkce],
+    });
+    let provider = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move {
+                tokio::time::sleep(delay).await;
+                axum::Json(document)
+            }),
+        )
+        .route(
+            "/jwks",
+            axum::routing::get(|| async { axum::Json(json!({"keys": [KEY.jwk()]})) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, provider).await });
+    issuer
 }
