@@ -186,6 +186,24 @@ fn run(group: &Group, extra: &[String]) -> Result<(), String> {
     let output = root().join("target/mutants").join(group.name);
     std::fs::create_dir_all(&output)
         .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
+    let mut command = mutants_command(group, &output, extra);
+    announce(group);
+    // cargo-mutants exits non-zero when a mutant is missed: the tally decides.
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot start cargo mutants: {e}"))?;
+    match status.code() {
+        Some(0 | 2 | 3) => Ok(()),
+        _ => Err(format!(
+            "cargo mutants on {} failed ({status}); see {}",
+            group.name,
+            output.join("mutants.out/debug.log").display()
+        )),
+    }
+}
+
+/// `cargo mutants` over `group`, its results into `output`.
+fn mutants_command(group: &Group, output: &Path, extra: &[String]) -> Command {
     let mut command = cargo_mutants(group);
     for package in group.test_packages {
         command.args(["--test-package", package]);
@@ -197,7 +215,7 @@ fn run(group: &Group, extra: &[String]) -> Result<(), String> {
     }
     command
         .arg("--output")
-        .arg(&output)
+        .arg(output)
         .args([
             "--no-shuffle",
             "--timeout",
@@ -219,30 +237,21 @@ fn run(group: &Group, extra: &[String]) -> Result<(), String> {
         .args(extra)
         .arg("--")
         .args(group.targets);
+    command
+}
+
+fn announce(group: &Group) {
+    let tool = match group.test_tool {
+        "nextest" => "nextest run",
+        _ => "test",
+    };
     println!(
-        "==> mutating {} ({}), testing with `cargo {} -p {} {}`",
+        "==> mutating {} ({}), testing with `cargo {tool} -p {} {}`",
         group.name,
         group.files.join(" "),
-        if group.test_tool == "nextest" {
-            "nextest run"
-        } else {
-            "test"
-        },
         group.test_packages.join(" -p "),
         group.targets.join(" ")
     );
-    // cargo-mutants exits non-zero when a mutant is missed: the tally decides.
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot start cargo mutants: {e}"))?;
-    match status.code() {
-        Some(0 | 2 | 3) => Ok(()),
-        _ => Err(format!(
-            "cargo mutants on {} failed ({status}); see {}",
-            group.name,
-            output.join("mutants.out/debug.log").display()
-        )),
-    }
 }
 
 /// Per file: [caught, missed, timeout, unviable].
