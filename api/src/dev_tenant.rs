@@ -168,8 +168,12 @@ mod tests {
 
     #[tokio::test]
     async fn starts_a_tenant_whose_settings_the_api_takes() {
-        let dir = std::env::temp_dir().join(format!("api-devtenant-{}", std::process::id()));
-        let running = start("127.0.0.1:0".parse().unwrap(), &dir).await.unwrap();
+        let scratch = tempfile::Builder::new()
+            .prefix("api-devtenant-")
+            .tempdir()
+            .unwrap();
+        let dir = scratch.path();
+        let running = start("127.0.0.1:0".parse().unwrap(), dir).await.unwrap();
         assert!(running.started_here);
         assert!(
             running.issuer.starts_with("http://localhost:"),
@@ -197,7 +201,7 @@ mod tests {
             .next()
             .unwrap()
             .trim_end_matches('/');
-        let again = start(format!("127.0.0.1:{port}").parse().unwrap(), &dir)
+        let again = start(format!("127.0.0.1:{port}").parse().unwrap(), dir)
             .await
             .unwrap();
         assert!(!again.started_here);

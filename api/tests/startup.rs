@@ -5,13 +5,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// A scratch directory (so no developer's `.env` is read) and the binary with no tenant
 /// settings inherited from the environment.
-fn api(dir: &PathBuf) -> Command {
+fn api(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
     command.current_dir(dir).env("RUST_BACKTRACE", "1");
     for var in [
@@ -50,17 +50,19 @@ fn api(dir: &PathBuf) -> Command {
     command
 }
 
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("api-startup-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A directory of its own for one run, removed when the test ends (passed or not).
+fn scratch_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("api-startup-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Runs the binary with `env` and returns its exit code and stderr, asserting the error is
 /// exactly one line, with no panic or backtrace.
 fn startup_error(name: &str, env: &[(&str, &str)]) -> String {
     let dir = scratch_dir(name);
-    let output = api(&dir).envs(env.iter().copied()).output().unwrap();
+    let output = api(dir.path()).envs(env.iter().copied()).output().unwrap();
     assert_eq!(output.status.code(), Some(2), "{name}");
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
@@ -126,11 +128,11 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 #[test]
 fn with_nothing_configured_it_starts_the_development_tenant_and_says_so() {
     let dir = scratch_dir("devtenant");
-    let mut child = api(&dir)
+    let mut child = api(dir.path())
         .envs([
             ("API_ADDR", "127.0.0.1:0"),
             ("DEVTENANT_LISTEN", "127.0.0.1:0"),
-            ("DEVTENANT_DATA_DIR", dir.to_str().unwrap()),
+            ("DEVTENANT_DATA_DIR", dir.path().to_str().unwrap()),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -155,7 +157,7 @@ fn with_nothing_configured_it_starts_the_development_tenant_and_says_so() {
         settings.contains("\"clientId\":\"rustquickstartspa000000000000000\""),
         "{settings}"
     );
-    assert!(dir.join("signing-keys.json").is_file());
+    assert!(dir.path().join("signing-keys.json").is_file());
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -297,11 +299,11 @@ fn dotenv_is_read_and_sigterm_shuts_down_gracefully() {
     let dir = scratch_dir("dotenv");
     // Nothing listens at this issuer: the API must start anyway.
     std::fs::write(
-        dir.join(".env"),
+        dir.path().join(".env"),
         "AUTH0_ISSUER=http://127.0.0.1:9/\nAUTH0_AUDIENCE=https://quickstarts/api\nAPI_ADDR=127.0.0.1:0\n",
     )
     .unwrap();
-    let mut child = api(&dir)
+    let mut child = api(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -366,7 +368,7 @@ fn json_logs_carry_the_request_id_and_reason_and_metrics_have_their_own_port() {
     let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let metrics_addr = metrics.local_addr().unwrap().to_string();
     drop(metrics);
-    let mut child = api(&dir)
+    let mut child = api(dir.path())
         .envs([
             ("AUTH0_ISSUER", "http://127.0.0.1:9/"),
             ("AUTH0_AUDIENCE", "https://quickstarts/api"),

@@ -336,16 +336,19 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("devtenant-keys-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+    /// An empty directory of its own, removed when the test ends.
+    fn temp_dir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("devtenant-keys-{name}-"))
+            .tempdir()
+            .unwrap()
     }
 
     #[test]
     fn key_file_is_created_once_and_reloaded() {
-        let file = KeyFile::in_dir(&temp_dir("reload"));
+        let dir = temp_dir("reload");
+        // A directory that does not exist yet: the first start makes it.
+        let file = KeyFile::in_dir(&dir.path().join("tenant"));
         let first = file.load_or_create().unwrap();
         let again = file.load_or_create().unwrap();
         assert_eq!(first.kids(), again.kids());
@@ -372,8 +375,7 @@ mod tests {
     #[test]
     fn a_corrupt_key_file_is_an_error_not_a_new_key() {
         let dir = temp_dir("corrupt");
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = KeyFile::in_dir(&dir);
+        let file = KeyFile::in_dir(dir.path());
         std::fs::write(file.path(), "{not json").unwrap();
         let error = file.load_or_create().err().unwrap();
         assert!(matches!(error, KeyFileError::Corrupt { .. }), "{error}");

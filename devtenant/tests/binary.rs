@@ -21,8 +21,11 @@ fn devtenant(data_dir: &std::path::Path, addr: &str) -> Command {
 
 #[test]
 fn env_prints_the_apis_settings_and_the_machine_client() {
-    let dir = std::env::temp_dir().join(format!("devtenant-env-{}", std::process::id()));
-    let output = devtenant(&dir, "127.0.0.1:4999")
+    let dir = tempfile::Builder::new()
+        .prefix("devtenant-env-")
+        .tempdir()
+        .unwrap();
+    let output = devtenant(dir.path(), "127.0.0.1:4999")
         .arg("env")
         .output()
         .unwrap();
@@ -40,9 +43,12 @@ fn env_prints_the_apis_settings_and_the_machine_client() {
 
 #[test]
 fn sigterm_stops_the_tenant_cleanly() {
-    let dir = std::env::temp_dir().join(format!("devtenant-term-{}", std::process::id()));
+    let dir = tempfile::Builder::new()
+        .prefix("devtenant-term-")
+        .tempdir()
+        .unwrap();
     let addr = free_addr();
-    let mut child = devtenant(&dir, &addr)
+    let mut child = devtenant(dir.path(), &addr)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -231,8 +231,12 @@ async fn cargo_run_api_and_trunk_serve_give_a_working_app_that_reloads_itself() 
         "{banner}"
     );
 
-    let copy = std::env::temp_dir().join(format!("dev-loop-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&copy);
+    // Declared before Trunk, so it is removed after Trunk is stopped, passed or not.
+    let scratch = tempfile::Builder::new()
+        .prefix("dev-loop-")
+        .tempdir()
+        .unwrap();
+    let copy = scratch.path().to_owned();
     copy_checkout(&checkout(), &copy);
     let mut trunk_serve = Command::new("trunk");
     trunk_serve
@@ -311,5 +315,4 @@ async fn cargo_run_api_and_trunk_serve_give_a_working_app_that_reloads_itself() 
     drop(b);
     drop(trunk);
     drop(api);
-    let _ = std::fs::remove_dir_all(&copy);
 }

@@ -127,6 +127,8 @@ impl Stack {
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    /// Chromium's profile and its temporary files, removed after it is stopped.
+    _profile: tempfile::TempDir,
     _one: tokio::sync::MutexGuard<'static, ()>,
 }
 
@@ -156,10 +158,17 @@ pub async fn browser_holding(one: tokio::sync::MutexGuard<'static, ()>) -> Brows
         .local_addr()
         .unwrap()
         .port();
+    let profile = tempfile::Builder::new()
+        .prefix("e2e-chromium-")
+        .tempdir()
+        .unwrap();
     let driver = {
         use std::os::unix::process::CommandExt;
         Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            // Chromium is stopped with SIGKILL, so it never removes its own scratch
+            // directories: keep them inside the profile, which is removed after it.
+            .env("TMPDIR", profile.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
@@ -168,7 +177,6 @@ pub async fn browser_holding(one: tokio::sync::MutexGuard<'static, ()>) -> Brows
                 "chromedriver is installed (cargo xtask test installs Debian's chromium-driver)",
             )
     };
-    let profile = std::env::temp_dir().join(format!("e2e-chromium-{}-{port}", std::process::id()));
     let capabilities = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -176,7 +184,7 @@ pub async fn browser_holding(one: tokio::sync::MutexGuard<'static, ()>) -> Brows
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run", "--disable-quic", "--window-size=1100,900",
-                format!("--user-data-dir={}", profile.display()),
+                format!("--user-data-dir={}", profile.path().join("profile").display()),
             ],
             // A browser that allows third-party cookies, as most still do: the cross-site
             // arrangement of the tenant relies on them, as it does on Auth0 without a
@@ -204,6 +212,7 @@ pub async fn browser_holding(one: tokio::sync::MutexGuard<'static, ()>) -> Brows
     Browser {
         client,
         driver,
+        _profile: profile,
         _one: one,
     }
 }

@@ -597,8 +597,11 @@ async fn the_api_serves_the_spa_its_login_settings_or_says_what_is_missing() {
 
 #[tokio::test]
 async fn the_built_spa_is_served_with_deep_links_and_a_strict_csp() {
-    let dist = std::env::temp_dir().join(format!("spa-dist-{}", std::process::id()));
-    std::fs::create_dir_all(&dist).unwrap();
+    let scratch = tempfile::Builder::new()
+        .prefix("spa-dist-")
+        .tempdir()
+        .unwrap();
+    let dist = scratch.path().to_owned();
     std::fs::write(dist.join("index.html"), "<!doctype html><title>spa</title>").unwrap();
     std::fs::write(dist.join("app.js"), "export {}").unwrap();
     let spa_dir = dist.clone();

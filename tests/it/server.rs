@@ -134,8 +134,11 @@ async fn a_request_not_answered_in_time_gets_503() {
 
 #[tokio::test]
 async fn the_spa_is_served_with_its_isolation_headers_and_hsts_when_on_https() {
-    let dist = std::env::temp_dir().join(format!("spa-headers-{}", std::process::id()));
-    std::fs::create_dir_all(&dist).unwrap();
+    let scratch = tempfile::Builder::new()
+        .prefix("spa-headers-")
+        .tempdir()
+        .unwrap();
+    let dist = scratch.path().to_owned();
     std::fs::write(dist.join("index.html"), "<!doctype html><title>spa</title>").unwrap();
     let app = TestApp::builder()
         .settings(move |s| {
@@ -163,8 +166,11 @@ async fn the_spa_is_served_with_its_isolation_headers_and_hsts_when_on_https() {
 /// page (and anything answered with it) is revalidated at every load, so a new build shows.
 #[tokio::test]
 async fn fingerprinted_assets_are_immutable_and_the_page_is_revalidated() {
-    let dist = std::env::temp_dir().join(format!("spa-cache-{}", std::process::id()));
-    std::fs::create_dir_all(&dist).unwrap();
+    let scratch = tempfile::Builder::new()
+        .prefix("spa-cache-")
+        .tempdir()
+        .unwrap();
+    let dist = scratch.path().to_owned();
     std::fs::write(dist.join("index.html"), "<!doctype html><title>spa</title>").unwrap();
     std::fs::write(dist.join("frontend-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
     std::fs::write(dist.join("style-0123456789abcdef.css"), "body{}").unwrap();
