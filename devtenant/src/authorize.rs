@@ -296,3 +296,39 @@ pub fn deliver(reply: &Reply, mut params: Vec<(&str, String)>) -> Response {
     location.push_str(&encoded);
     Redirect::to(&location).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::header::LOCATION;
+
+    use super::*;
+
+    fn location(redirect_uri: &str, mode: ResponseMode) -> String {
+        let reply = Reply {
+            redirect_uri: redirect_uri.into(),
+            mode,
+            state: Some("s t".into()),
+        };
+        let answer = deliver(&reply, vec![("code", "c".into())]);
+        answer.headers()[LOCATION].to_str().unwrap().to_owned()
+    }
+
+    /// A registered callback may carry a query of its own: the answer joins it with `&`.
+    #[test]
+    fn the_answer_joins_the_callbacks_own_query() {
+        let plain = "http://localhost:3000/callback";
+        let with_query = "http://localhost:3000/callback?tab=1";
+        assert_eq!(
+            location(plain, ResponseMode::Query),
+            format!("{plain}?code=c&state=s+t")
+        );
+        assert_eq!(
+            location(with_query, ResponseMode::Query),
+            format!("{with_query}&code=c&state=s+t")
+        );
+        assert_eq!(
+            location(with_query, ResponseMode::Fragment),
+            format!("{with_query}#code=c&state=s+t")
+        );
+    }
+}

@@ -552,6 +552,66 @@ mod tests {
     }
 
     #[test]
+    fn an_id_token_alone_may_be_asked_for_but_never_in_the_query() {
+        let only = check(&[("response_type", "id_token")]).unwrap();
+        assert!(only.response_type.id_token && !only.response_type.token);
+        assert_eq!(only.reply.mode, ResponseMode::Fragment);
+        let in_query = [("response_type", "id_token"), ("response_mode", "query")];
+        assert_eq!(check(&in_query).unwrap_err().1, TokensInQuery);
+    }
+
+    #[test]
+    fn the_longest_parameters_allowed_pass() {
+        let state = "s".repeat(MAX_STATE_LEN);
+        let nonce = "n".repeat(MAX_NONCE_LEN);
+        let scope = "x".repeat(MAX_SCOPE_LEN);
+        let request = check(&[("state", &state), ("nonce", &nonce), ("scope", &scope)]).unwrap();
+        assert_eq!(request.reply.state.as_deref(), Some(state.as_str()));
+        let nonce = "n".repeat(MAX_NONCE_LEN + 1);
+        assert_eq!(check(&[("nonce", &nonce)]).unwrap_err().1, TooLong("nonce"));
+    }
+
+    #[test]
+    fn dpop_jkt_must_be_a_thumbprint() {
+        let code = |jkt: &'static str| {
+            check(&[
+                ("response_type", "code"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+                ("dpop_jkt", jkt),
+            ])
+        };
+        assert_eq!(
+            code(CHALLENGE).unwrap().dpop_jkt.as_deref(),
+            Some(CHALLENGE)
+        );
+        assert_eq!(code("").unwrap().dpop_jkt, None);
+        assert_eq!(code("not-a-thumbprint").unwrap_err().1, MalformedDpopJkt);
+    }
+
+    /// The OAuth `error` code each refusal is sent back with (RFC 6749 §4.1.2.1, OpenID Core
+    /// §3.1.2.6).
+    #[test]
+    fn each_refusal_has_its_oauth_code() {
+        for (error, code) in [
+            (
+                UnsupportedResponseType("x".into()),
+                "unsupported_response_type",
+            ),
+            (NotABrowserApp("m2m".into()), "unauthorized_client"),
+            (WebOriginNotAllowed, "access_denied"),
+            (UnknownAudience("x".into()), "access_denied"),
+            (Cancelled, "access_denied"),
+            (LoginRequired, "login_required"),
+            (UnsupportedResponseMode("x".into()), "invalid_request"),
+            (TokensInQuery, "invalid_request"),
+            (MalformedDpopJkt, "invalid_request"),
+        ] {
+            assert_eq!(error.code(), code, "{error:?}");
+        }
+    }
+
+    #[test]
     fn a_parameter_sent_twice_is_refused() {
         assert_eq!(
             AuthorizeParams::from_query("state=a&client_id=x&state=b").unwrap_err(),

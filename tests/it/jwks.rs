@@ -451,20 +451,30 @@ async fn failed_fetches_back_off_to_the_cooldown() {
     let reader = app.reader().await;
     assert_eq!(reader.get("/api/private").await.status(), 200);
     app.tenant.set_jwks_behaviour(JwksBehaviour::Status(503));
-    let before = app.tenant.jwks_fetches();
+    let mut seen = app.tenant.jwks_fetches();
     let started = Instant::now();
-    while started.elapsed() < Duration::from_millis(7500) {
+    let mut attempts = Vec::new();
+    while started.elapsed() < Duration::from_millis(8500) {
         assert_eq!(
             reader.get("/api/private").await.status(),
             200,
             "cached keys"
         );
+        let fetches = app.tenant.jwks_fetches();
+        if fetches > seen {
+            attempts.push(started.elapsed());
+            seen = fetches;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Pauses of 1, 2 and 4 s after the first failure: four attempts in 7.5 s, not seven.
-    let attempts = app.tenant.jwks_fetches() - before;
-    assert!(
-        (3..=4).contains(&attempts),
-        "{attempts} fetches in 7.5 s of outage"
-    );
+    // Pauses of 1, 2 and 4 s after the first failure: four attempts in 8.5 s, not eight; the
+    // pause stays at the cooldown (nothing quiet for twice the cooldown resets it).
+    let pauses: Vec<_> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
+    let shown = format!("attempts at {attempts:?}");
+    assert!((3..=4).contains(&attempts.len()), "{shown}");
+    assert!(pauses[0] >= Duration::from_millis(900), "{shown}");
+    assert!(pauses[1] >= Duration::from_millis(1900), "{shown}");
+    if let Some(third) = pauses.get(2) {
+        assert!(*third >= Duration::from_millis(3900), "{shown}");
+    }
 }

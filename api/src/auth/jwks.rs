@@ -15,9 +15,9 @@
 //!   token issued well before the keys were last fetched had its key published then, or never
 //!   ([`KEY_SKEW`]). A refetch may start [`MIN_REFETCH_INTERVAL`] after the previous fetch;
 //!   each unknown-`kid` refetch that finds nothing doubles that pause, up to
-//!   `refetch_cooldown`, and a quiet spell resets it. So a provider that signs with a new key
-//!   at once is followed within about a second, while made-up `kid`s cannot make the API call
-//!   the tenant more than once per cooldown. Within the least pause, while no unknown `kid` has
+//!   `refetch_cooldown`, and a quiet spell of twice that resets it. So a provider that signs
+//!   with a new key at once is followed within about a second, while made-up `kid`s cannot
+//!   make the API call the tenant more than once per cooldown. Within the least pause, while no unknown `kid` has
 //!   come up empty, such a token waits for the rest of it (a second at most); later in a
 //!   longer pause it is asked to come back (503 with `Retry-After`), not told it is invalid;
 //! - the generation changes only when the keys do, so refetches cannot flush what is derived
@@ -270,19 +270,18 @@ impl JwksCache {
         let inner = self.inner.clone();
         tokio::spawn(async move {
             let ceiling = inner.settings.refetch_cooldown;
-            let mut pause = MIN_REFETCH_INTERVAL.min(ceiling);
             loop {
                 let seen = inner.read_state().attempts;
                 inner.refetch_unless_fetched_since(seen, None).await;
+                // Each failure has doubled the pause (counted from the fetch's end).
                 let wait = {
                     let state = inner.read_state();
                     if state.fetched_at.is_some() {
                         return;
                     }
-                    state.refetch_wait(ceiling).unwrap_or_default().max(pause)
+                    state.refetch_wait(ceiling)
                 };
-                tokio::time::sleep(wait).await;
-                pause = (pause * 2).min(ceiling);
+                tokio::time::sleep(wait.unwrap_or(MIN_REFETCH_INTERVAL)).await;
             }
         });
     }
@@ -402,12 +401,7 @@ impl Inner {
             {
                 return;
             }
-            // Stamped before the fetch: what counts toward the pause is that it started.
-            let started = Instant::now();
-            state.attempts += 1;
-            state.attempted_at = Some(started);
-            state.in_flight = true;
-            started
+            state.begin_attempt(self.settings.refetch_cooldown)
         };
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let wall = SystemTime::now();
@@ -501,16 +495,32 @@ impl State {
 
     /// How long until the next fetch may start, if one may not start now: the least pause,
     /// doubled by each fruitless unknown-`kid` refetch and each failed fetch in a row, up to
-    /// `ceiling`; back to the least after a quiet spell of twice the ceiling.
+    /// `ceiling`.
     fn refetch_wait(&self, ceiling: Duration) -> Option<Duration> {
         let since = self.attempted_at?.elapsed();
         let least = MIN_REFETCH_INTERVAL.min(ceiling);
         let doublings = (self.fruitless + self.failures).min(16);
-        let pause = match since >= ceiling * 2 {
-            true => least,
-            false => least.saturating_mul(1 << doublings).min(ceiling),
-        };
+        let pause = least.saturating_mul(1 << doublings).min(ceiling);
         pause.checked_sub(since).filter(|left| !left.is_zero())
+    }
+
+    /// Marks a fetch as started and returns when. Stamped before the fetch: what counts toward
+    /// the pause is that it started. After a quiet spell of twice `ceiling` the doublings start
+    /// over: a storm of made-up `kid`s long past does not leave a rotation that comes later
+    /// waiting a whole cooldown.
+    fn begin_attempt(&mut self, ceiling: Duration) -> Instant {
+        let started = Instant::now();
+        if self
+            .attempted_at
+            .is_some_and(|at| started.duration_since(at) >= ceiling * 2)
+        {
+            self.fruitless = 0;
+            self.failures = 0;
+        }
+        self.attempts += 1;
+        self.attempted_at = Some(started);
+        self.in_flight = true;
+        started
     }
 }
 
@@ -525,4 +535,90 @@ fn decoding_keys(set: &[Rs256Key]) -> HashMap<String, Arc<DecodingKey>> {
             (key.kid.clone(), Arc::new(decoding))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ago(elapsed: Duration) -> Instant {
+        Instant::now().checked_sub(elapsed).unwrap()
+    }
+
+    /// A token issued more than `KEY_SKEW` before the keys were fetched predates them; one
+    /// issued exactly that long before may not (the tenant's clock may be that far behind).
+    #[test]
+    fn a_token_predates_the_keys_only_beyond_the_skew() {
+        let fetched = 1_000_000;
+        let state = State {
+            fetched_wall: Some(UNIX_EPOCH + Duration::from_secs(fetched)),
+            ..State::default()
+        };
+        let skew = KEY_SKEW.as_secs();
+        assert!(state.predates_keys(Some(fetched - skew - 1)));
+        assert!(!state.predates_keys(Some(fetched - skew)));
+        assert!(!state.predates_keys(Some(fetched)));
+        assert!(!state.predates_keys(None));
+        assert!(!State::default().predates_keys(Some(0)));
+    }
+
+    /// The pause doubles up to the ceiling; the doublings start over only when a fetch begins
+    /// after nothing was tried for twice the ceiling.
+    #[test]
+    fn the_pause_grows_to_the_ceiling_and_starts_over_after_a_quiet_spell() {
+        let ceiling = Duration::from_secs(4);
+        let state = |since: Duration| State {
+            attempted_at: Some(ago(since)),
+            fruitless: 3,
+            failures: 2,
+            ..State::default()
+        };
+        let left = state(Duration::from_secs(3)).refetch_wait(ceiling).unwrap();
+        assert!(left > Duration::from_millis(900) && left <= Duration::from_secs(1));
+        assert_eq!(state(ceiling).refetch_wait(ceiling), None);
+        let just_now = State {
+            attempted_at: Some(ago(Duration::from_millis(500))),
+            ..State::default()
+        };
+        let left = just_now.refetch_wait(ceiling).unwrap();
+        assert!(left <= MIN_REFETCH_INTERVAL - Duration::from_millis(400));
+
+        let mut busy = state(Duration::from_millis(7500));
+        busy.begin_attempt(ceiling);
+        assert_eq!(
+            (busy.fruitless, busy.failures),
+            (3, 2),
+            "not quiet for long enough"
+        );
+        assert!(busy.in_flight && busy.attempts == 1);
+        let mut quiet = state(Duration::from_millis(8100));
+        quiet.begin_attempt(ceiling);
+        assert_eq!((quiet.fruitless, quiet.failures), (0, 0));
+        assert!(quiet.attempted_at.unwrap().elapsed() < Duration::from_millis(100));
+    }
+
+    /// `first_fetch` returns only once a fetch has been tried and has ended, not before the
+    /// warm-up has started its first.
+    #[tokio::test]
+    async fn first_fetch_waits_for_a_fetch_to_have_been_tried() {
+        // Accepts connections and never answers: each fetch ends at the fetch timeout.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/.well-known/jwks.json",
+            silent.local_addr().unwrap()
+        );
+        let mut settings = JwksSettings::new(KeySource::Jwks(url.parse().unwrap()));
+        settings.fetch_timeout = Duration::from_millis(300);
+        let cache = JwksCache::new(settings);
+        let before = tokio::time::timeout(Duration::from_millis(200), cache.first_fetch()).await;
+        assert!(before.is_err(), "returned before any fetch");
+        cache.warm_up();
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(5), cache.first_fetch())
+            .await
+            .expect("returns once the first fetch ended");
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        assert_eq!(cache.fetch_count(), 1);
+        assert!(!cache.is_loaded());
+    }
 }

@@ -311,11 +311,20 @@ async fn a_parameter_sent_twice_is_refused() {
     let (status, error) = b.token(&twice).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["error"], "invalid_request");
+    assert_eq!(
+        error["error_description"],
+        "The parameter code_verifier is sent more than once"
+    );
     let mut twice = implicit("s");
     twice.push(("state", "t".into()));
     let page = b.authorize(&twice).await;
     assert_eq!(page.status(), StatusCode::BAD_REQUEST);
     assert!(page.headers().get(LOCATION).is_none());
+    let text = page.text().await.unwrap();
+    assert!(
+        text.contains("The parameter state is sent more than once: send each parameter once."),
+        "{text}"
+    );
 }
 
 #[tokio::test]
