@@ -571,6 +571,22 @@ mod tests {
         assert_eq!(check(&[("nonce", &nonce)]).unwrap_err().1, TooLong("nonce"));
     }
 
+    /// Base64url's alphabet (RFC 4648 §5), 43 characters: what a SHA-256 hash encodes to.
+    #[test]
+    fn an_s256_value_is_43_base64url_characters() {
+        let good = format!("{}-_", "a".repeat(41));
+        assert!(is_s256_challenge(&good));
+        assert!(is_s256_challenge(CHALLENGE));
+        for bad in [
+            format!("{}+/", "a".repeat(41)),
+            format!("{}=", "a".repeat(42)),
+            "a".repeat(42),
+            "a".repeat(44),
+        ] {
+            assert!(!is_s256_challenge(&bad), "{bad}");
+        }
+    }
+
     #[test]
     fn dpop_jkt_must_be_a_thumbprint() {
         let code = |jkt: &'static str| {

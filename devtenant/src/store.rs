@@ -96,6 +96,12 @@ pub enum Refresh {
     Invalid,
 }
 
+/// An entry expiring at `expires` is live strictly before then: at that instant it is gone,
+/// for lookups and for pruning alike.
+fn is_live(expires: Instant, now: Instant) -> bool {
+    expires > now
+}
+
 /// Entries that live `lifetime`, at most [`CAPACITY`] of them.
 struct Expiring<V> {
     entries: HashMap<String, (V, Instant)>,
@@ -134,7 +140,7 @@ impl<V> Expiring<V> {
         while self
             .order
             .front()
-            .is_some_and(|(expires, _)| *expires <= now)
+            .is_some_and(|(expires, _)| !is_live(*expires, now))
         {
             self.pop_oldest();
         }
@@ -151,21 +157,21 @@ impl<V> Expiring<V> {
     fn get(&self, key: &str) -> Option<&V> {
         self.entries
             .get(key)
-            .filter(|(_, expires)| *expires > Instant::now())
+            .filter(|(_, expires)| is_live(*expires, Instant::now()))
             .map(|(value, _)| value)
     }
 
     fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         self.entries
             .get_mut(key)
-            .filter(|(_, expires)| *expires > Instant::now())
+            .filter(|(_, expires)| is_live(*expires, Instant::now()))
             .map(|(value, _)| value)
     }
 
     fn take(&mut self, key: &str) -> Option<V> {
         self.entries
             .remove(key)
-            .filter(|(_, expires)| *expires > Instant::now())
+            .filter(|(_, expires)| is_live(*expires, Instant::now()))
             .map(|(value, _)| value)
     }
 
@@ -379,7 +385,7 @@ impl Store {
     pub fn opaque_token(&self, token: &str) -> Option<Grant> {
         let tokens = lock(&self.opaque_tokens);
         let (grant, deadline) = tokens.get(token)?;
-        (*deadline > Instant::now()).then(|| grant.clone())
+        is_live(*deadline, Instant::now()).then(|| grant.clone())
     }
 }
 
@@ -421,15 +427,57 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_is_gone_at_its_expiry() {
+        let now = Instant::now();
+        let tick = Duration::from_nanos(1);
+        assert!(is_live(now + tick, now));
+        assert!(!is_live(now, now));
+        assert!(!is_live(now, now + tick));
+    }
+
+    /// Auth0's defaults, written out: a session idles out after three days, a login form after
+    /// ten minutes, a rotating refresh token lives thirty days at most (2,592,000 s), and an
+    /// opaque access token a day at most, whatever it asks for.
+    #[test]
+    fn lifetimes_are_auth0s_defaults() {
+        assert_eq!(SESSION_LIFETIME, Duration::from_secs(259_200));
+        assert_eq!(LOGIN_LIFETIME, Duration::from_secs(600));
+        assert_eq!(REFRESH_LIFETIME, Duration::from_secs(2_592_000));
+        let store = Store::default();
+        let token = store.create_opaque_token(grant("spa"), Duration::from_secs(7 * 86_400));
+        let (_, deadline) = lock(&store.opaque_tokens).entries[&token].0.clone();
+        let day = Instant::now() + Duration::from_secs(86_400);
+        assert!(deadline <= day && deadline + Duration::from_secs(5) > day);
+    }
+
+    /// Keys taken early stay in the order until it holds more than twice the capacity, and
+    /// not a moment longer: then it is compacted to the live ones.
+    #[test]
     fn taken_keys_do_not_pile_up() {
         let mut map = Expiring::new(Duration::from_secs(60));
-        for i in 0..(3 * CAPACITY) {
+        map.insert("live".into(), 0);
+        let mut cycle = |i: usize| {
             let key = format!("k{i}");
             map.insert(key.clone(), i);
             map.take(&key);
+            map.order.len()
+        };
+        let before = (0..2 * CAPACITY).map(&mut cycle).last().unwrap();
+        assert_eq!(
+            before,
+            2 * CAPACITY + 1,
+            "kept until past twice the capacity"
+        );
+        assert_eq!(
+            cycle(2 * CAPACITY),
+            2,
+            "compacted to the live key and the new one"
+        );
+        for i in 0..3 * CAPACITY {
+            assert!(cycle(i) <= 2 * CAPACITY + 1);
         }
-        assert_eq!(map.len(), 0);
-        assert!(map.order.len() <= 2 * CAPACITY + 1, "{}", map.order.len());
+        assert_eq!(map.len(), 1);
+        assert_eq!(map.get("live"), Some(&0));
     }
 
     fn request() -> AuthorizationRequest {

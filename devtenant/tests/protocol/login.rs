@@ -124,27 +124,43 @@ async fn user_without_the_permission_is_not_granted_the_scope() {
 async fn session_cookies_have_auth0s_attributes_and_skip_the_form_next_time() {
     let b = browser().await;
     let page = b.authorize(&implicit("s")).await;
-    let csrf = form_csrf(&page.text().await.unwrap());
-    let back = b
-        .submit(&csrf, "reader@example.com", "reader", "login")
-        .await;
-    let set_cookie = |name: &str| {
-        back.headers()
+    let set_cookie = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
             .get_all(SET_COOKIE)
             .iter()
             .map(|v| v.to_str().unwrap().to_owned())
             .find(|c| c.starts_with(&format!("{name}=")))
             .unwrap_or_else(|| panic!("a {name} cookie"))
     };
+    // The login form's transaction lasts ten minutes.
+    let login_cookie = set_cookie(&page, "devtenant_login");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Max-Age=600"] {
+        assert!(login_cookie.contains(attribute), "{login_cookie}");
+    }
+    let csrf = form_csrf(&page.text().await.unwrap());
+    let back = b
+        .submit(&csrf, "reader@example.com", "reader", "login")
+        .await;
+    let set_cookie = |name: &str| set_cookie(&back, name);
     // As Auth0's `auth0` and `auth0_compat`: one that reaches cross-site frames (silent
-    // renewal), and its twin for browsers that refuse SameSite=None.
+    // renewal), and its twin for browsers that refuse SameSite=None; both for Auth0's
+    // default idle session lifetime, three days.
     let session_cookie = set_cookie("devtenant_session");
-    for attribute in ["HttpOnly", "Secure", "SameSite=None", "Path=/"] {
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=None",
+        "Path=/",
+        "Max-Age=259200",
+    ] {
         assert!(session_cookie.contains(attribute), "{session_cookie}");
     }
     let compat = set_cookie("devtenant_session_compat");
     assert!(
-        compat.contains("HttpOnly") && compat.contains("Secure"),
+        compat.contains("HttpOnly")
+            && compat.contains("Secure")
+            && compat.contains("Max-Age=259200"),
         "{compat}"
     );
     assert!(!compat.contains("SameSite"), "{compat}");
