@@ -543,6 +543,12 @@ mod tests {
             store.refresh(&format!("{id}.7.x"), "spa", None),
             Refresh::Invalid
         );
+        let secret = live.rsplit('.').next().unwrap();
+        assert_eq!(
+            store.refresh(&format!("{id}.1.{secret}"), "spa", None),
+            Refresh::Invalid,
+            "the live secret under a generation to come"
+        );
         assert!(matches!(
             store.refresh(&live, "spa", None),
             Refresh::Rotated(..)
@@ -602,9 +608,33 @@ mod tests {
         };
         assert!(!store.revoke_refresh_token(&second, "other"));
         assert!(!store.revoke_refresh_token("x.0.y", "spa"));
+        // Forged: the live generation with another secret, the live secret under a
+        // generation to come.
+        let (id, _, secret) = parse_refresh_token(&second).unwrap();
+        assert!(!store.revoke_refresh_token(&format!("{id}.1.forged"), "spa"));
+        assert!(!store.revoke_refresh_token(&format!("{id}.2.{secret}"), "spa"));
         assert!(store.revoke_refresh_token(&second, "spa"));
         assert_eq!(store.refresh(&second, "spa", None), Refresh::Invalid);
         assert!(!store.revoke_refresh_token(&second, "spa"), "once");
+        // A spent token of the family revokes it too (as Auth0 revokes the grant).
+        let first = store.create_refresh_token(grant("spa"), None);
+        let Refresh::Rotated(_, _, live) = store.refresh(&first, "spa", None) else {
+            panic!("rotates");
+        };
+        assert!(!store.revoke_refresh_token(&first, "other"));
+        assert!(store.revoke_refresh_token(&first, "spa"));
+        assert_eq!(store.refresh(&live, "spa", None), Refresh::Invalid);
+    }
+
+    /// A login form, once submitted with the right password, cannot be submitted again.
+    #[test]
+    fn a_finished_login_is_gone() {
+        let store = Store::default();
+        let (id, _) = store.start_login(request());
+        assert!(store.login(&id).is_some());
+        store.finish_login(&id);
+        assert!(store.login(&id).is_none());
+        assert!(!store.fail_login(&id));
     }
 
     #[test]

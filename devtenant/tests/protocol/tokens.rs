@@ -30,6 +30,19 @@ async fn code_flow_with_pkce_issues_tokens_once() {
     let (status, error) = b.token(&exchange).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(error["error"], "invalid_grant");
+    // Without offline_access, no refresh token.
+    let location = b
+        .log_in(
+            &with(code_flow("t"), "scope", "openid profile read:messages"),
+            "reader@example.com",
+            "reader",
+        )
+        .await;
+    let code = super::answer(&location)["code"].clone();
+    let (status, tokens) = b.token(&code_exchange(&code, CALLBACK, VERIFIER)).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert!(tokens["access_token"].is_string());
+    assert!(tokens.get("refresh_token").is_none(), "{tokens}");
 }
 
 #[tokio::test]
@@ -112,6 +125,22 @@ async fn client_credentials_needs_the_secret_and_an_audience() {
     assert_eq!(access["aud"], AUDIENCE);
     assert_eq!(access["scope"], "read:messages");
     assert_eq!(access["gty"], "client-credentials");
+    // As Auth0 answers: the scope granted and the lifetime, beside the token.
+    assert_eq!(tokens["scope"], "read:messages");
+    assert_eq!(tokens["expires_in"], 86400);
+    assert_eq!(tokens["token_type"], "Bearer");
+    // A scope the client was not granted is left out, not refused.
+    let (status, narrowed) = b
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", M2M),
+            ("client_secret", M2M_SECRET),
+            ("audience", AUDIENCE),
+            ("scope", "read:messages delete:everything"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{narrowed}");
+    assert_eq!(narrowed["scope"], "read:messages");
     // HTTP Basic works as well as the form.
     let basic = b
         .client
