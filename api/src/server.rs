@@ -335,3 +335,47 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for ConnectionSe
         ConnectionMemo::serving(memo, app.call(request))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A client's connections are counted while they are open; closing one makes room for
+    /// exactly one more, and a client with none left is forgotten.
+    #[test]
+    fn each_client_holds_its_share_of_connections() {
+        let clients = Clients::new(2);
+        let (ip, other): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "::1".parse().unwrap());
+        let first = clients.admit(ip).unwrap();
+        let second = clients.admit(ip).unwrap();
+        assert!(clients.admit(ip).is_none(), "over its share");
+        let elsewhere = clients.admit(other).unwrap();
+        drop(first);
+        let third = clients.admit(ip).unwrap();
+        assert!(clients.admit(ip).is_none(), "one closed, one more");
+        drop((second, third, elsewhere));
+        assert!(clients.open.lock().unwrap().is_empty());
+    }
+
+    /// A connection the server shuts down tells the client so at once (FIN), before the
+    /// socket is dropped.
+    #[tokio::test]
+    async fn shutting_down_a_guarded_stream_ends_the_clients_reads() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut guarded = WriteStallGuard::new(server, Duration::from_secs(5));
+        guarded.write_all(b"bye").await.unwrap();
+        guarded.flush().await.unwrap();
+        guarded.shutdown().await.unwrap();
+        let mut read = Vec::new();
+        let ended = tokio::time::timeout(Duration::from_secs(2), client.read_to_end(&mut read));
+        assert_eq!(ended.await.expect("the client sees the end").unwrap(), 3);
+        assert_eq!(read, b"bye");
+        drop(guarded);
+    }
+}

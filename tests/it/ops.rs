@@ -104,6 +104,38 @@ async fn metrics_count_requests_refusals_keys_and_cache_hits() {
     assert!(app.metric("api_jwks_age_seconds").await > age);
 }
 
+/// `http_connections_open` counts connections while they are open, and no longer.
+#[tokio::test]
+async fn open_connections_are_counted_until_they_close() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let gauge = "http_connections_open";
+    let before = app.metric(gauge).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: api\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = [0u8; 12];
+        stream.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 200");
+        open.push(stream);
+    }
+    assert_eq!(app.metric(gauge).await, before + 3.0);
+    drop(open);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while app.metric(gauge).await != before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gauge never came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn metrics_are_in_prometheus_text_format_and_not_on_the_public_port() {
     let app = TestApp::spawn().await;
