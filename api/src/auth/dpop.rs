@@ -176,11 +176,6 @@ impl DpopChecker {
         HeaderValue::from_str(&nonces.current(unix_now())).ok()
     }
 
-    /// How many proofs are remembered now.
-    pub fn remembered(&self) -> usize {
-        self.replay.len()
-    }
-
     /// The proof in `headers` for a `method` request to `path` with `token`, bound to `jkt`
     /// (the token's `cnf.jkt`): every check of §4.3 and §7.1, the nonce, then, last, the
     /// replay cache (so that a refused proof takes no room).
@@ -282,6 +277,21 @@ mod tests {
 
     fn now() -> i64 {
         unix_now() as i64
+    }
+
+    #[test]
+    fn the_modes_are_read_as_written() {
+        for (text, mode) in [
+            ("disabled", DpopMode::Disabled),
+            ("allowed", DpopMode::Allowed),
+            ("required", DpopMode::Required),
+        ] {
+            assert_eq!(text.parse(), Ok(mode));
+        }
+        for text in ["", "Allowed", "on", "true"] {
+            assert_eq!(text.parse::<DpopMode>(), Err(()), "{text}");
+        }
+        assert_eq!(DpopMode::default(), DpopMode::Allowed);
     }
 
     #[test]

@@ -76,14 +76,6 @@ impl ReplayCache {
         shard.queue.push_back((now + self.lifetime, entry));
         Ok(())
     }
-
-    /// How many proofs are remembered now (expired ones included until a take clears them).
-    pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).seen.len())
-            .sum()
-    }
 }
 
 /// 16 bytes of SHA-256(jkt ‖ 0 ‖ jti): a `jti` counts per key, so that no client can use up
