@@ -478,3 +478,44 @@ async fn failed_fetches_back_off_to_the_cooldown() {
         assert!(*third >= Duration::from_millis(3900), "{shown}");
     }
 }
+
+/// A key set is a few kilobytes; a document of up to 512 KiB is still read (a provider that
+/// publishes many keys, or pads its answer), and one past that is refused with the reason.
+#[tokio::test]
+async fn a_key_set_is_read_up_to_512_kib_and_no_further() {
+    let padded = |bytes: usize| {
+        let mut set = json!({ "keys": [KEY.jwk()] });
+        set["padding"] = json!("x".repeat(bytes));
+        JwksBehaviour::Publish(set)
+    };
+    let tenant = spawn_tenant(&[&KEY]).await;
+    tenant.set_jwks_behaviour(padded(500 * 1024));
+    let app = TestApp::builder().spawn_for(tenant).await;
+    assert_eq!(
+        app.get("/api/private", Some(&app.token(&[])))
+            .await
+            .status(),
+        200
+    );
+
+    let tenant = spawn_tenant(&[&KEY]).await;
+    tenant.set_jwks_behaviour(padded(512 * 1024));
+    let app = TestApp::builder().spawn_for(tenant).await;
+    let answer = error_answer(app.get("/api/private", Some(&app.token(&[]))).await).await;
+    assert_eq!(answer.status, 503);
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    let reason = ready.text().await.unwrap();
+    assert!(
+        reason.contains("answered more than 524288 bytes"),
+        "{reason}"
+    );
+    let refused = app
+        .metric(r#"api_jwks_fetches_total{outcome="too_large"}"#)
+        .await;
+    assert!(refused >= 1.0, "{}", app.scrape().await);
+}

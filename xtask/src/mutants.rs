@@ -73,7 +73,7 @@ const GROUPS: &[Group] = &[
         test_packages: &["devtenant"],
         targets: &["--lib", "--test", "protocol"],
         test_tool: "nextest",
-        timeout: 150,
+        timeout: 60,
     },
     Group {
         name: "frontend",

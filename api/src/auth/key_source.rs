@@ -237,6 +237,64 @@ pub fn is_safe_to_fetch(url: &Url) -> bool {
 mod tests {
     use super::*;
 
+    /// The stable names `/metrics` counts failed fetches by.
+    #[test]
+    fn each_failure_has_its_own_code() {
+        let url = Url::parse("https://tenant.example/jwks").unwrap();
+        let codes = [
+            (
+                FetchError::Unreachable(url.clone(), "refused".into()),
+                "unreachable",
+            ),
+            (FetchError::Timeout, "timeout"),
+            (FetchError::Status(url.clone(), 500), "status"),
+            (FetchError::TooLarge(url.clone()), "too_large"),
+            (FetchError::NotAKeySet(url.clone()), "not_a_key_set"),
+            (FetchError::NoUsableKeys(url.clone()), "no_usable_keys"),
+            (
+                FetchError::NotADiscoveryDocument(url),
+                "not_a_discovery_document",
+            ),
+            (
+                FetchError::IssuerMismatch {
+                    got: "a".into(),
+                    expected: "b".into(),
+                },
+                "issuer_mismatch",
+            ),
+            (FetchError::BadJwksUri("x".into()), "bad_jwks_uri"),
+            (FetchError::BadEndpoint("x".into()), "bad_endpoint"),
+        ];
+        for (error, code) in codes {
+            assert_eq!(error.code(), code, "{error}");
+        }
+    }
+
+    /// What the startup log and the fetch warnings say the keys come from.
+    #[test]
+    fn a_source_names_where_the_keys_are() {
+        let jwks = Url::parse("https://tenant.example/.well-known/jwks.json").unwrap();
+        assert_eq!(KeySource::Jwks(jwks.clone()).to_string(), jwks.as_str());
+        let issuer = Url::parse("https://id.example.com/").unwrap();
+        let discovery = KeySource::discovery("https://id.example.com/", &issuer);
+        assert_eq!(
+            discovery.to_string(),
+            "the jwks_uri of https://id.example.com/.well-known/openid-configuration"
+        );
+        let KeySource::Discovery {
+            document, issuer, ..
+        } = discovery
+        else {
+            unreachable!()
+        };
+        let given = KeySource::Discovery {
+            document,
+            issuer,
+            jwks: Some(jwks.clone()),
+        };
+        assert_eq!(given.to_string(), jwks.as_str());
+    }
+
     #[test]
     fn discovery_is_at_the_issuer_with_or_without_a_trailing_slash() {
         for (issuer, document) in [
