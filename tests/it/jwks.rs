@@ -479,17 +479,20 @@ async fn failed_fetches_back_off_to_the_cooldown() {
     }
 }
 
-/// A key set is a few kilobytes; a document of up to 512 KiB is still read (a provider that
+/// A key set is a few kilobytes; a document of up to 512 KiB exactly is still read (a provider that
 /// publishes many keys, or pads its answer), and one past that is refused with the reason.
 #[tokio::test]
 async fn a_key_set_is_read_up_to_512_kib_and_no_further() {
+    // A key set whose document is exactly `bytes` long, as the tenant serialises it.
     let padded = |bytes: usize| {
-        let mut set = json!({ "keys": [KEY.jwk()] });
-        set["padding"] = json!("x".repeat(bytes));
+        let mut set = json!({ "keys": [KEY.jwk()], "padding": "" });
+        let base = serde_json::to_vec(&set).unwrap().len();
+        set["padding"] = json!("x".repeat(bytes - base));
+        assert_eq!(serde_json::to_vec(&set).unwrap().len(), bytes);
         JwksBehaviour::Publish(set)
     };
     let tenant = spawn_tenant(&[&KEY]).await;
-    tenant.set_jwks_behaviour(padded(500 * 1024));
+    tenant.set_jwks_behaviour(padded(512 * 1024));
     let app = TestApp::builder().spawn_for(tenant).await;
     assert_eq!(
         app.get("/api/private", Some(&app.token(&[])))
@@ -499,7 +502,7 @@ async fn a_key_set_is_read_up_to_512_kib_and_no_further() {
     );
 
     let tenant = spawn_tenant(&[&KEY]).await;
-    tenant.set_jwks_behaviour(padded(512 * 1024));
+    tenant.set_jwks_behaviour(padded(512 * 1024 + 1));
     let app = TestApp::builder().spawn_for(tenant).await;
     let answer = error_answer(app.get("/api/private", Some(&app.token(&[]))).await).await;
     assert_eq!(answer.status, 503);
