@@ -59,10 +59,17 @@ fn start_provider(dir: &std::path::Path, app_origin: &str) -> OpenIdProvider {
         .arg(dir)
         .arg(app_origin)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("node is installed (cargo xtask test installs it with npm)");
     let stdout = node.stdout.take().expect("piped");
+    // What node says on stderr, shown if it never starts.
+    let stderr = node.stderr.take().expect("piped");
+    let said = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut { stderr }, &mut text);
+        text
+    });
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -72,9 +79,17 @@ fn start_provider(dir: &std::path::Path, app_origin: &str) -> OpenIdProvider {
             }
         }
     });
-    let issuer = receiver
-        .recv_timeout(Duration::from_secs(20))
-        .expect("oidc-provider printed its issuer");
+    // Loading oidc-provider's modules takes a few seconds, longer while a browser test runs
+    // beside it on two cores.
+    let issuer = match receiver.recv_timeout(Duration::from_secs(60)) {
+        Ok(issuer) => issuer,
+        Err(waited) => {
+            let _ = node.kill();
+            let _ = node.wait();
+            let said = said.join().unwrap_or_default();
+            panic!("oidc-provider did not print its issuer ({waited}); it said:\n{said}");
+        }
+    };
     OpenIdProvider { issuer, node }
 }
 
