@@ -93,10 +93,19 @@ fn start_provider(dir: &std::path::Path, app_origin: &str) -> OpenIdProvider {
     OpenIdProvider { issuer, node }
 }
 
-/// The app (the API serving the SPA) with oidc-provider as its tenant.
+/// The app (the API serving the SPA) with oidc-provider as its tenant, and the turn at the
+/// browser it was started in.
 struct ProviderStack {
     origin: String,
     provider: OpenIdProvider,
+    turn: Option<tokio::sync::MutexGuard<'static, ()>>,
+}
+
+impl ProviderStack {
+    /// The browser of this stack's turn.
+    async fn browser(&mut self) -> Browser {
+        browser_holding(self.turn.take().expect("one browser per stack")).await
+    }
 }
 
 /// The stack for `flow`, with refresh tokens or not, the session kept in `storage`; `None`
@@ -117,6 +126,9 @@ async fn provider_stack(
             return None;
         }
     };
+    // node starts only in this test's turn: beside another test's build or browser on two
+    // cores, loading oidc-provider's modules can take over a minute.
+    let turn = turn().await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://localhost:{}", listener.local_addr().unwrap().port());
     let provider = start_provider(&dir, &origin);
@@ -127,7 +139,11 @@ async fn provider_stack(
     settings.refresh_tokens = refresh_tokens;
     settings.session_storage = storage;
     serve_api(listener, settings);
-    Some(ProviderStack { origin, provider })
+    Some(ProviderStack {
+        origin,
+        provider,
+        turn: Some(turn),
+    })
 }
 
 impl Browser {
@@ -177,10 +193,11 @@ impl Browser {
 #[tokio::test]
 async fn the_spa_logs_in_calls_renews_and_logs_out_with_an_openid_provider() {
     require_browser!();
-    let Some(stack) = provider_stack(LoginFlow::Code, true, SessionStorage::Session).await else {
+    let Some(mut stack) = provider_stack(LoginFlow::Code, true, SessionStorage::Session).await
+    else {
         return;
     };
-    let b = browser().await;
+    let b = stack.browser().await;
     b.log_in_with_provider(&stack, "reader").await;
     b.call("#call-public", Message::PUBLIC).await;
     b.call("#call-private", Message::PRIVATE).await;
@@ -234,10 +251,11 @@ async fn the_spa_logs_in_calls_renews_and_logs_out_with_an_openid_provider() {
 #[tokio::test]
 async fn a_user_without_the_permission_gets_the_403_from_an_openid_providers_token() {
     require_browser!();
-    let Some(stack) = provider_stack(LoginFlow::Code, false, SessionStorage::Session).await else {
+    let Some(mut stack) = provider_stack(LoginFlow::Code, false, SessionStorage::Session).await
+    else {
         return;
     };
-    let b = browser().await;
+    let b = stack.browser().await;
     b.log_in_with_provider(&stack, "guest").await;
     b.call("#call-private", Message::PRIVATE).await;
     let shown = b.call("#call-private-scoped", "403 Forbidden").await;
@@ -249,10 +267,11 @@ async fn a_user_without_the_permission_gets_the_403_from_an_openid_providers_tok
 #[tokio::test]
 async fn an_openid_providers_session_is_renewed_in_a_hidden_iframe() {
     require_browser!();
-    let Some(stack) = provider_stack(LoginFlow::Code, false, SessionStorage::Memory).await else {
+    let Some(mut stack) = provider_stack(LoginFlow::Code, false, SessionStorage::Memory).await
+    else {
         return;
     };
-    let b = browser().await;
+    let b = stack.browser().await;
     b.log_in_with_provider(&stack, "reader").await;
     b.client.refresh().await.unwrap();
     b.client
@@ -270,11 +289,11 @@ async fn an_openid_providers_session_is_renewed_in_a_hidden_iframe() {
 #[tokio::test]
 async fn a_flow_the_provider_cannot_serve_is_named_not_a_broken_button() {
     require_browser!();
-    let Some(stack) = provider_stack(LoginFlow::Implicit, false, SessionStorage::Session).await
+    let Some(mut stack) = provider_stack(LoginFlow::Implicit, false, SessionStorage::Session).await
     else {
         return;
     };
-    let b = browser().await;
+    let b = stack.browser().await;
     b.open(&stack.origin).await;
     let shown = b
         .wait_for_text("#config-error", "SPA_LOGIN_FLOW=code")
