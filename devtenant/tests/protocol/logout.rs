@@ -39,15 +39,7 @@ async fn oidc_logout_hands_the_state_back_and_ends_the_session() {
     let b = browser().await;
     b.log_in(&implicit("s"), "reader@example.com", "reader")
         .await;
-    let discovery: serde_json::Value = b
-        .client
-        .get(b.url(".well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = b.get_json(".well-known/openid-configuration").await;
     assert_eq!(discovery["end_session_endpoint"], b.url("oidc/logout"));
     let logout = |to: &'static str| {
         b.client
